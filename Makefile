@@ -1,0 +1,52 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test` (every test).
+# Both create .venv on first use and install the pinned set from constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export MPLBACKEND := Agg
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup demo test unit notebooks nbexec book lab bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,book]'
+	touch $(STAMP)
+
+# Train every zoo entry's tiny preset on `tones`, write WAVs and runs/tour/listening.html.
+demo: $(STAMP)
+	$(VENV)/bin/lineage tour --out runs/tour
+
+# Unit tests, then every notebook executed by nbval, then the book; each stage is timed.
+test: $(STAMP)
+	@rm -f .stage-times
+	@STAGE_TIMES=.stage-times scripts/stage "unit tests" $(PY) -m pytest tests -q
+	@STAGE_TIMES=.stage-times scripts/stage "notebooks (nbval)" $(PY) -m pytest --nbval-lax notebooks -q -p no:cacheprovider
+	@STAGE_TIMES=.stage-times scripts/stage "book" $(MAKE) --no-print-directory book
+	@echo "=== stage times (s):"; cat .stage-times; rm -f .stage-times
+
+unit: $(STAMP)
+	$(PY) -m pytest tests -q
+
+# Execute the notebooks in place so their outputs (sound, plots) are committed and shown by the book.
+nbexec: $(STAMP)
+	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb
+
+book: $(STAMP)
+	rm -rf book/_build
+	$(VENV)/bin/jupyter-book build book --warningiserror --quiet
+	@echo "book: book/_build/html/index.html"
+
+lab: $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt jupyterlab
+	$(VENV)/bin/jupyter lab notebooks/
+
+# Speed benchmarks (not tests): figures go into the model cards.
+bench: $(STAMP)
+	$(PY) benchmarks/wavenet_generation.py
+
+clean:
+	rm -rf runs book/_build .pytest_cache

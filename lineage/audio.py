@@ -1,0 +1,158 @@
+"""Audio in and out: files, resampling, channels, mu-law companding, normalisation, spectrograms.
+
+Waveforms are float32 numpy arrays in [-1, 1], shaped ``[channels, samples]`` (a 1-D array is taken as
+mono). Files are read and written with soundfile (WAV, FLAC, OGG...), resampling and spectrograms use
+librosa; mu-law companding is written out here because it is one of WaveNet's ideas, and a test checks
+it against librosa's own ``mu_compress``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+import torch
+
+
+def load(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True) -> np.ndarray:
+    """Read an audio file as float32 ``[channels, samples]``, optionally resampled and mixed to mono."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such audio file")
+    try:
+        audio, sr = sf.read(path, dtype="float32", always_2d=True)  # [samples, channels]
+    except sf.LibsndfileError as err:
+        raise ValueError(f"{path}: not a readable audio file ({err})") from None
+    audio = audio.T  # [channels, samples]
+    if mono:
+        audio = to_mono(audio)
+    if sample_rate is not None and sr != sample_rate:
+        audio = resample(audio, sr, sample_rate)
+    return audio
+
+
+def save(path: str | os.PathLike, audio: np.ndarray | torch.Tensor, sample_rate: int) -> Path:
+    """Write ``[channels, samples]`` (or ``[samples]``) audio as 16-bit PCM, atomically.
+
+    The file appears under its final name only once it is complete (write to a temporary file in the
+    same folder, then rename), so an interrupted run never leaves a truncated WAV behind.
+    """
+    path = Path(path)
+    audio = _as_numpy(audio)
+    if audio.ndim == 1:
+        audio = audio[None]
+    if audio.ndim != 2:
+        raise ValueError(f"{path}: audio must be [channels, samples], got shape {audio.shape}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = sf.available_formats().get(path.suffix[1:].upper()) and path.suffix[1:].upper()
+    if not fmt:
+        raise ValueError(f"{path}: unknown audio format {path.suffix!r}; use .wav, .flac or .ogg")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        subtype = "PCM_16" if fmt in ("WAV", "FLAC") else None
+        sf.write(tmp, np.clip(audio, -1.0, 1.0).T, sample_rate, format=fmt, subtype=subtype)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited resampling along the last axis (librosa's soxr high-quality resampler)."""
+    if orig_sr == target_sr:
+        return audio
+    return librosa.resample(audio, orig_sr=orig_sr, target_sr=target_sr, axis=-1).astype(np.float32)
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Average the channels: ``[channels, samples] -> [1, samples]``."""
+    audio = np.atleast_2d(audio)
+    return audio.mean(axis=0, keepdims=True)
+
+
+def to_stereo(audio: np.ndarray) -> np.ndarray:
+    """Duplicate a mono signal into two channels; stereo passes through."""
+    audio = np.atleast_2d(audio)
+    if audio.shape[0] == 2:
+        return audio
+    if audio.shape[0] != 1:
+        raise ValueError(f"to_stereo expects 1 or 2 channels, got {audio.shape[0]}")
+    return np.concatenate([audio, audio], axis=0)
+
+
+def normalize(audio: np.ndarray, peak: float = 0.95) -> np.ndarray:
+    """Scale so that the largest absolute sample equals ``peak`` (silence is returned unchanged)."""
+    m = np.abs(audio).max()
+    return audio if m == 0 else audio * (peak / m)
+
+
+def mu_law_encode(x: torch.Tensor | np.ndarray, mu: int = 255) -> torch.Tensor:
+    """Companding + quantisation, WaveNet eq. (2): ``f(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu)``.
+
+    Maps audio in [-1, 1] to integer classes ``0..mu`` (256 classes for mu = 255). Quiet samples get
+    finer steps than loud ones, which is why 8 bits of mu-law sound far better than 8 linear bits.
+    """
+    x = torch.as_tensor(x).clamp(-1.0, 1.0)
+    mu_t = torch.tensor(float(mu), dtype=x.dtype if x.is_floating_point() else torch.float32)
+    # f(x) = sign(x) * ln(1 + mu |x|) / ln(1 + mu)        in [-1, 1]
+    fx = torch.sign(x) * torch.log1p(mu_t * x.abs()) / torch.log1p(mu_t)
+    # quantise [-1, 1] -> {0, ..., mu}
+    return ((fx + 1) / 2 * mu + 0.5).floor().long().clamp(0, mu)
+
+
+def mu_law_decode(q: torch.Tensor | np.ndarray, mu: int = 255) -> torch.Tensor:
+    """Inverse of :func:`mu_law_encode`: ``f^-1(y) = sign(y) ((1 + mu)^|y| - 1) / mu``."""
+    q = torch.as_tensor(q)
+    y = 2 * q.float() / mu - 1  # {0..mu} -> [-1, 1]
+    return torch.sign(y) * ((1 + mu) ** y.abs() - 1) / mu
+
+
+def stft_db(audio: np.ndarray, n_fft: int = 1024, hop_length: int = 256) -> np.ndarray:
+    """Magnitude spectrogram in dB, ``[freq, frames]``, of a mono signal."""
+    mag = np.abs(librosa.stft(np.asarray(audio, dtype=np.float32).reshape(-1), n_fft=n_fft,
+                              hop_length=hop_length))
+    return librosa.amplitude_to_db(mag, ref=1.0, top_db=80.0)
+
+
+def log_mel(audio: np.ndarray, sample_rate: int, n_mels: int = 80, n_fft: int = 1024,
+            hop_length: int = 256) -> np.ndarray:
+    """Log-mel spectrogram ``[n_mels, frames]`` (natural log, floored at 1e-5)."""
+    mel = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float32).reshape(-1),
+                                         sr=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                                         n_mels=n_mels)
+    return np.log(np.maximum(mel, 1e-5))
+
+
+def dominant_frequency(audio: np.ndarray, sample_rate: int, fmin: float = 30.0) -> float:
+    """Frequency (Hz) of the strongest partial in a Hann-windowed spectrum: a crude pitch probe.
+
+    Good enough to check that a generated note sits at the requested pitch when its fundamental is its
+    loudest partial; use librosa's pyin for anything subtler.
+    """
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)), n=4 * len(x)))
+    freqs = np.fft.rfftfreq(4 * len(x), 1.0 / sample_rate)
+    spectrum[freqs < fmin] = 0
+    return float(freqs[np.argmax(spectrum)])
+
+
+def hz_to_midi(f: float | np.ndarray) -> float | np.ndarray:
+    """MIDI note number of a frequency: ``69 + 12 log2(f / 440)``."""
+    return 69 + 12 * np.log2(np.asarray(f) / 440.0)
+
+
+def midi_to_hz(m: float | np.ndarray) -> float | np.ndarray:
+    """Frequency of a MIDI note number: ``440 * 2^((m - 69) / 12)``."""
+    return 440.0 * 2.0 ** ((np.asarray(m, dtype=np.float64) - 69) / 12)
+
+
+def _as_numpy(audio) -> np.ndarray:
+    if isinstance(audio, torch.Tensor):
+        audio = audio.detach().float().cpu().numpy()
+    return np.asarray(audio, dtype=np.float32)

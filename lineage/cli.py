@@ -1,0 +1,230 @@
+"""The ``lineage`` command: list, timeline, data, train, sample, listen, tour.
+
+Every failure the user can fix (a bad config key or value, a missing run, an unknown model) ends in
+one line on stderr starting with ``lineage: error:`` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from lineage.config import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except (ConfigError, ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"lineage: error: {msg}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # includes TrainingDiverged
+        print(f"lineage: error: {err}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lineage", description="The lineage of neural audio generation.")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    s = sub.add_parser("list", help="zoo entries with year and family")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("timeline", help="the lineage, system by system")
+    s.set_defaults(func=cmd_timeline)
+
+    s = sub.add_parser("data", help="build and inspect data sets")
+    dsub = s.add_subparsers(metavar="ACTION", required=True)
+    d = dsub.add_parser("list", help="data sets that can be built")
+    d.set_defaults(func=cmd_data_list)
+    d = dsub.add_parser("build", help="build (or finish building) a data set")
+    d.add_argument("name")
+    d.add_argument("--size", type=int, default=None)
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_data_build)
+    d = dsub.add_parser("info", help="what a built data set holds")
+    d.add_argument("name")
+    d.set_defaults(func=cmd_data_info)
+
+    s = sub.add_parser("train", help="train a zoo entry")
+    s.add_argument("model")
+    s.add_argument("--preset", default="tiny", help="tiny, gpu, or a path to a .toml file")
+    s.add_argument("--data", default=None, help="data set (same as --set data.name=...)")
+    s.add_argument("--out", default=None, help="run folder (default runs/MODEL-PRESET)")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   nargs="+", help="override config values, e.g. --set train.steps=100 model.channels=64")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="generate WAVs from a trained run")
+    s.add_argument("run")
+    s.add_argument("-n", type=int, default=8)
+    s.add_argument("--seconds", type=float, default=1.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--cond", action="append", default=[], metavar="LABEL=VALUE",
+                   help="conditioning label, e.g. --cond pitch=60 --cond timbre=saw (default: labels of real clips)")
+    s.add_argument("--out", default=None, help="folder for the WAVs (default RUN/samples/cli)")
+    s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("listen", help="write the comparative listening page for runs")
+    s.add_argument("runs", nargs="+")
+    s.add_argument("-o", "--output", default="listening.html")
+    s.set_defaults(func=cmd_listen)
+
+    s = sub.add_parser("tour", help="train every zoo entry's tiny preset and write a listening page")
+    s.add_argument("--out", default="runs/tour")
+    s.add_argument("--preset", default="tiny")
+    s.add_argument("-n", type=int, default=6)
+    s.add_argument("--seconds", type=float, default=0.5)
+    s.set_defaults(func=cmd_tour)
+    return p
+
+
+def cmd_list(args) -> None:
+    from lineage import registry, timeline
+
+    for entry in registry.entries():
+        s = timeline.get(entry.system)
+        print(f"{entry.name:<12} {s.year}  {s.family:<18} {s.name}: {s.introduced}  "
+              f"(presets: {', '.join(entry.presets())})")
+
+
+def cmd_timeline(args) -> None:
+    from lineage import timeline
+
+    print(timeline.as_table())
+
+
+def cmd_data_list(args) -> None:
+    from lineage import data
+
+    for r in data.RECIPES.values():
+        built = data.read_build_info(data.data_root() / r.name)
+        state = f"built, {built['size']} clips" if built else "not built"
+        print(f"{r.name:<10} {r.description} [{state}]")
+
+
+def cmd_data_build(args) -> None:
+    from lineage import data
+
+    t0 = time.perf_counter()
+    folder = data.build(args.name, size=args.size, seed=args.seed, progress=True)
+    bad = data.verify(folder)
+    if bad:
+        raise ValueError(f"{folder}: {len(bad)} file(s) do not match the manifest, e.g. {bad[0]}")
+    print(f"{folder}: {data.read_build_info(folder)['size']} clips, verified "
+          f"({time.perf_counter() - t0:.1f} s)")
+
+
+def cmd_data_info(args) -> None:
+    from lineage import data
+
+    folder = data.data_root() / args.name
+    info = data.read_build_info(folder)
+    if info is None:
+        raise FileNotFoundError(f"{folder}: not built; run `lineage data build {args.name}`")
+    print(json.dumps(info, indent=2))
+
+
+def _run_config(entry, preset: str, data_name: str | None, overrides: list[list[str]]):
+    from lineage.config import make_config
+
+    flat = [o for group in overrides for o in group]
+    if data_name:
+        flat = [f"data.name={json.dumps(data_name)}", *flat]
+    return make_config(entry.Config, entry.preset_path(preset), flat)
+
+
+def cmd_train(args) -> None:
+    from lineage import registry
+    from lineage.train import Trainer
+
+    entry = registry.load(args.model)
+    cfg = _run_config(entry, args.preset, args.data, args.overrides)
+    out = Path(args.out or f"runs/{args.model}-{Path(args.preset).stem}")
+    t0 = time.perf_counter()
+    trainer = Trainer(args.model, cfg, out, resume=args.resume, progress=not args.quiet)
+    n_params = sum(p.numel() for p in trainer.model.parameters())
+    rf = getattr(trainer.accelerator.unwrap_model(trainer.model), "receptive_field", None)
+    print(f"{args.model}: {n_params:,} parameters" + (f", receptive field {rf} samples "
+          f"({1000 * rf / cfg.data.sample_rate:.1f} ms)" if rf else "") +
+          f", {len(trainer.trainset)} training clips, device {trainer.device}, from step {trainer.step}")
+    last = trainer.fit()
+    print(f"done: step {last.get('step', trainer.step)}, loss {last.get('loss', float('nan')):.4f}, "
+          f"{time.perf_counter() - t0:.1f} s -> {out}")
+
+
+def cmd_sample(args) -> None:
+    import torch
+
+    from lineage import audio as A
+    from lineage import data as D
+    from lineage.train import load_run
+
+    entry, cfg, model = load_run(args.run)
+    dataset = D.load(cfg.data)
+    cond = dataset.label_batch(args.n, seed=args.seed)
+    for item in args.cond:
+        key, _, value = item.partition("=")
+        if key not in cond:
+            raise ValueError(f"--cond {item}: unknown label {key!r}; this data set has {list(cond)}")
+        vocab = dataset.vocab.get(key)
+        if vocab:
+            if value not in vocab:
+                raise ValueError(f"--cond {item}: {key} must be one of {vocab}")
+            cond[key] = torch.full((args.n,), vocab.index(value))
+        else:
+            cond[key] = torch.full((args.n,), int(value))
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        audio = entry.sample(model, args.n, args.seconds, seed=args.seed, cond=cond)
+    wall = time.perf_counter() - t0
+    out = Path(args.out or Path(args.run) / "samples" / "cli")
+    for i, a in enumerate(audio):
+        A.save(out / f"{i:02d}.wav", a, cfg.data.sample_rate)
+        print(f"{out / f'{i:02d}.wav'}  ({dataset.describe(cond, i)})")
+    print(f"{args.n} x {args.seconds} s in {wall:.1f} s (real-time factor {wall / (args.n * args.seconds):.2f})")
+
+
+def cmd_listen(args) -> None:
+    from lineage import listen
+
+    page = listen.write_page([Path(r) for r in args.runs], Path(args.output))
+    print(f"wrote {page}")
+
+
+def cmd_tour(args) -> None:
+    from lineage import listen, registry
+    from lineage.train import Trainer, latest_checkpoint
+
+    out = Path(args.out)
+    runs = []
+    for entry in registry.entries():
+        run = out / entry.name
+        cfg = _run_config(entry, args.preset, None, [[f"train.sample_n={args.n}",
+                                                       f"train.sample_seconds={args.seconds}"]])
+        done = latest_checkpoint(run) and json.loads((run / "config.json").read_text())["config"] == \
+            __import__("dataclasses").asdict(cfg)
+        if latest_checkpoint(run) and not done:
+            raise FileExistsError(f"{run}: holds a different run; remove it or choose another --out")
+        t0 = time.perf_counter()
+        trainer = Trainer(entry.name, cfg, run, resume=bool(latest_checkpoint(run)))
+        trainer.fit()
+        print(f"{entry.name}: trained in {time.perf_counter() - t0:.0f} s -> {run}")
+        runs.append(run)
+    page = listen.write_page(runs, out / "listening.html")
+    print(f"listening page: {page}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

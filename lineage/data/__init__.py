@@ -1,0 +1,207 @@
+"""Data sets: recipes that build them offline, the on-disk layout, and an in-memory clip set.
+
+A built data set lives in ``datasets/<name>/``::
+
+    README.md        the card (committed): provenance, licence, labels, size, manifest digest
+    audio/*.wav      one clip per file (git-ignored)
+    manifest.jsonl   one line per clip: file, sha256, labels (git-ignored)
+    build.json       recipe, size, seed, sample rate, label vocabularies, manifest digest; written last,
+                     so its presence means the build is complete
+
+Builds are deterministic (example *i* is drawn from a generator seeded by ``(seed, i)``) and resumable
+(a clip already on disk is kept; audio files are written atomically, so a killed build never leaves a
+half-written one). The data root is ``$LINEAGE_DATA`` if set, else the ``datasets/`` folder of the
+project checkout that contains the working directory, else ``~/.cache/audio-lineage/datasets``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from lineage import audio as A
+from lineage.data import tones
+from lineage.files import sha256, write_atomic
+
+
+@dataclass
+class Recipe:
+    """How to build one data set: ``make_example(index, seed, sample_rate) -> (audio, labels)``."""
+
+    name: str
+    description: str
+    make_example: Callable
+    sample_rate: int
+    default_size: int
+    vocab: dict[str, list[str]] = field(default_factory=dict)  # categorical labels and their classes
+
+
+RECIPES: dict[str, Recipe] = {
+    "tones": Recipe(
+        name="tones",
+        description="procedural notes in five timbres (sine, saw, square, bell, Karplus-Strong pluck)",
+        make_example=tones.make_example,
+        sample_rate=16000,
+        default_size=2000,
+        vocab={"timbre": tones.TIMBRES},
+    ),
+}
+
+
+def recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"unknown data set {name!r}; available: {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def data_root() -> Path:
+    if os.environ.get("LINEAGE_DATA"):
+        return Path(os.environ["LINEAGE_DATA"])
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "pyproject.toml").is_file() and (folder / "datasets").is_dir():
+            return folder / "datasets"
+    return Path.home() / ".cache" / "audio-lineage" / "datasets"
+
+
+def build(name: str, size: int | None = None, seed: int = 0, root: Path | None = None,
+          progress: bool = False) -> Path:
+    """Build (or finish building) data set ``name``; returns its folder. Idempotent and resumable."""
+    rec = recipe(name)
+    size = size or rec.default_size
+    folder = (root or data_root()) / name
+    info = read_build_info(folder)
+    if info and info["size"] == size and info["seed"] == seed:
+        return folder
+    if info and info["seed"] != seed:
+        raise ValueError(f"{folder}: already built with seed {info['seed']}, not {seed}; "
+                         f"remove its audio/ folder or set LINEAGE_DATA to another root")
+    (folder / "build.json").unlink(missing_ok=True)  # incomplete until written again
+    audio_dir = folder / "audio"
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    indices = range(size)
+    if progress:
+        from tqdm.auto import tqdm
+        indices = tqdm(indices, desc=f"building {name}", unit="clip")
+    for i in indices:
+        path = audio_dir / f"{i:06d}.wav"
+        # the labels are cheap to recompute; the audio is rendered again only if its file is missing
+        clip, labels = rec.make_example(i, seed, sample_rate=rec.sample_rate)
+        if not path.exists():
+            A.save(path, clip, rec.sample_rate)
+        rows.append({"file": f"audio/{path.name}", "sha256": sha256(path), **labels})
+    manifest = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    write_atomic(folder / "manifest.jsonl", manifest)
+    info = {"recipe": name, "size": size, "seed": seed, "sample_rate": rec.sample_rate,
+            "vocab": rec.vocab, "manifest_sha256": hashlib.sha256(manifest.encode()).hexdigest()}
+    write_atomic(folder / "build.json", json.dumps(info, indent=2))
+    return folder
+
+
+def read_build_info(folder: Path) -> dict | None:
+    path = Path(folder) / "build.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def verify(folder: Path) -> list[str]:
+    """Files whose checksum no longer matches the manifest (empty when the data set is intact)."""
+    folder = Path(folder)
+    rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+    return [r["file"] for r in rows if not (folder / r["file"]).is_file()
+            or sha256(folder / r["file"]) != r["sha256"]]
+
+
+@dataclass
+class ClipSet:
+    """A data set in memory: ``audio [N, T]`` float32 plus integer labels ``{name: [N]}``."""
+
+    name: str
+    sample_rate: int
+    audio: np.ndarray
+    labels: dict[str, np.ndarray]
+    vocab: dict[str, list[str]]
+
+    def __len__(self) -> int:
+        return len(self.audio)
+
+    def subset(self, mask: np.ndarray) -> "ClipSet":
+        return ClipSet(self.name, self.sample_rate, self.audio[mask],
+                       {k: v[mask] for k, v in self.labels.items()}, self.vocab)
+
+    def split(self, holdout: float, seed: int = 0) -> tuple["ClipSet", "ClipSet"]:
+        """A fixed random (train, held-out) split; the held-out part is ``holdout`` of the clips."""
+        order = np.random.default_rng(seed).permutation(len(self))
+        n_test = int(round(holdout * len(self)))
+        test = np.zeros(len(self), dtype=bool)
+        test[order[:n_test]] = True
+        return self.subset(~test), self.subset(test)
+
+    def batch(self, rng: np.random.Generator, batch_size: int, segment: int = 0,
+              crop: str = "random") -> dict[str, torch.Tensor]:
+        """Draw a training batch: ``audio [B, 1, segment]`` and each label ``[B]``."""
+        idx = rng.integers(0, len(self), batch_size)
+        clips = self.audio[idx]
+        length = clips.shape[1]
+        if segment and segment < length:
+            starts = (rng.integers(0, length - segment + 1, batch_size) if crop == "random"
+                      else np.zeros(batch_size, dtype=int))
+            clips = np.stack([c[s:s + segment] for c, s in zip(clips, starts)])
+        batch = {"audio": torch.from_numpy(np.ascontiguousarray(clips))[:, None, :]}
+        batch.update({k: torch.from_numpy(v[idx]) for k, v in self.labels.items()})
+        return batch
+
+    def label_batch(self, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+        """Labels of ``n`` real clips drawn at random: conditioning for sampling that matches the data."""
+        idx = np.random.default_rng(seed).integers(0, len(self), n)
+        return {k: torch.from_numpy(v[idx]) for k, v in self.labels.items()}
+
+    def describe(self, labels: dict[str, torch.Tensor], i: int) -> str:
+        """A short caption for example ``i`` of a label batch, e.g. ``pitch 60, timbre saw``."""
+        parts = []
+        for k, v in labels.items():
+            value = int(v[i])
+            parts.append(f"{k} {self.vocab[k][value] if k in self.vocab else value}")
+        return ", ".join(parts)
+
+
+def load(cfg, build_if_missing: bool = True, root: Path | None = None) -> ClipSet:
+    """Load the data set a :class:`~lineage.config.DataConfig` asks for, filtered and resampled."""
+    folder = (root or data_root()) / cfg.name
+    rec = recipe(cfg.name)
+    info = read_build_info(folder)
+    if info is None or info["size"] < cfg.size or info["seed"] != cfg.seed:
+        if not build_if_missing:
+            raise FileNotFoundError(f"{folder}: data set not built; run `lineage data build {cfg.name}`")
+        build(cfg.name, size=max(cfg.size, info["size"] if info and info["seed"] == cfg.seed else 0),
+              seed=cfg.seed, root=root)
+        info = read_build_info(folder)
+    rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+    rows = rows[: cfg.size]
+    lo, hi = cfg.pitch_range
+    keep = [r for r in rows if ("pitch" not in r or lo <= r["pitch"] <= hi)
+            and all(r.get(k) in allowed for k, allowed in cfg.select.items())]
+    for k, allowed in cfg.select.items():
+        unknown = set(allowed) - set(info["vocab"].get(k, []))
+        if unknown:
+            raise ValueError(f"data.select.{k}: unknown value(s) {sorted(unknown)} for data set "
+                             f"{cfg.name}; allowed: {info['vocab'].get(k, [])}")
+    if not keep:
+        raise ValueError(f"data set {cfg.name}: no clip matches data.pitch_range={cfg.pitch_range} "
+                         f"and data.select={cfg.select}")
+    clips = np.stack([A.load(folder / r["file"])[0] for r in keep])
+    clips = A.resample(clips, info["sample_rate"], cfg.sample_rate)
+    labels = {}
+    for key in rows[0]:
+        if key in ("file", "sha256"):
+            continue
+        vocab = rec.vocab.get(key)
+        labels[key] = np.array([vocab.index(r[key]) if vocab else r[key] for r in keep], dtype=np.int64)
+    return ClipSet(cfg.name, cfg.sample_rate, clips.astype(np.float32), labels, dict(rec.vocab))
+

@@ -1,0 +1,62 @@
+"""Building blocks shared by several models of the lineage.
+
+:class:`CausalConv1d` is the dilated causal convolution of WaveNet (and of every sample-level
+autoregressive model after it). It runs two ways:
+
+* ``forward(x)`` over a whole sequence (training, and "naive" generation), left-padded so that output
+  ``t`` sees only inputs ``<= t``;
+* ``step(x_t, queue)`` on one new time step, reading the few past inputs it needs from a ring buffer -
+  the per-layer queues of Fast WaveNet (Paine et al. 2016), which make generation O(1) per sample
+  instead of O(receptive field).
+
+Both compute ``y_t = b + sum_{j=0}^{k-1} W_j x_{t - (k-1-j) d}``; a test checks they agree.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class CausalConv1d(nn.Conv1d):
+    """``Conv1d`` whose output at time t depends on inputs at t, t-d, ..., t-(k-1)d only."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 2, dilation: int = 1):
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation)
+        self.context = (kernel_size - 1) * dilation  # how far back this layer looks
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C_in, T] -> [B, C_out, T]
+        return super().forward(F.pad(x, (self.context, 0)))
+
+    def new_queue(self, batch: int, device=None, dtype=None) -> "Queue":
+        """An all-zero history, the same as the zero left-padding of ``forward``."""
+        return Queue(torch.zeros(batch, self.in_channels, max(self.context, 1), device=device,
+                                 dtype=dtype or self.weight.dtype))
+
+    def step(self, x_t: torch.Tensor, queue: "Queue") -> torch.Tensor:  # [B, C_in] -> [B, C_out]
+        """One time step: ``y_t = b + W_{k-1} x_t + sum_{j<k-1} W_j x_{t-(k-1-j)d}``."""
+        k, d = self.kernel_size[0], self.dilation[0]
+        y = F.linear(x_t, self.weight[:, :, k - 1], self.bias)
+        for j in range(k - 1):
+            y = y + F.linear(queue.read((k - 1 - j) * d), self.weight[:, :, j])
+        queue.push(x_t)
+        return y
+
+
+class Queue:
+    """A ring buffer holding the last ``length`` inputs of a layer: ``read(lag)`` gives ``x_{t-lag}``."""
+
+    def __init__(self, buffer: torch.Tensor):
+        self.buffer = buffer  # [B, C, length]
+        self.length = buffer.shape[-1]
+        self.t = 0  # index of the next time step
+
+    def read(self, lag: int) -> torch.Tensor:  # x_{t - lag}, [B, C]
+        return self.buffer[:, :, (self.t - lag) % self.length]
+
+    def push(self, x_t: torch.Tensor) -> None:
+        # x_t overwrites x_{t - length}, the oldest entry, which no read needs any more
+        self.buffer[:, :, self.t % self.length] = x_t
+        self.t += 1
+

@@ -1,0 +1,92 @@
+"""Find zoo entries through the entry-point group ``lineage.models``.
+
+``lineage`` never imports ``zoo``: every model - ours and any a student writes in their own package -
+announces itself in its ``pyproject.toml``::
+
+    [project.entry-points."lineage.models"]
+    wavenet = "zoo.wavenet"
+
+and the module it names must provide the zoo protocol: ``Config`` (a dataclass), ``build(run_config)``,
+``loss(model, batch)`` and ``sample(model, n, seconds, seed, cond=None)``, plus ``SYSTEM``, the
+system's name in :mod:`lineage.timeline`, and a ``presets/`` folder beside it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+
+GROUP = "lineage.models"
+PROTOCOL = ("Config", "build", "loss", "sample", "SYSTEM")
+
+
+@dataclass
+class Entry:
+    """One zoo entry: its module and where its presets and card live."""
+
+    name: str
+    module: ModuleType
+
+    @property
+    def Config(self) -> type:  # noqa: N802 - it is a class
+        return self.module.Config
+
+    def build(self, cfg):
+        return self.module.build(cfg)
+
+    def loss(self, model, batch):
+        return self.module.loss(model, batch)
+
+    def sample(self, model, n: int, seconds: float, seed: int = 0, cond=None):
+        return self.module.sample(model, n, seconds, seed=seed, cond=cond)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.module.__file__).parent
+
+    @property
+    def system(self) -> str:
+        return self.module.SYSTEM
+
+    def presets(self) -> list[str]:
+        return sorted(p.stem for p in (self.folder / "presets").glob("*.toml"))
+
+    def preset_path(self, preset: str) -> Path:
+        path = Path(preset)
+        if path.suffix == ".toml" and path.is_file():
+            return path  # a preset file of the user's own
+        path = self.folder / "presets" / f"{preset}.toml"
+        if not path.is_file():
+            raise ValueError(f"{self.name} has no preset {preset!r}; available: "
+                             f"{', '.join(self.presets())} (or a path to a .toml file)")
+        return path
+
+    def card(self) -> str:
+        readme = self.folder / "README.md"
+        return readme.read_text() if readme.is_file() else ""
+
+
+def names() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group=GROUP))
+
+
+def load(name: str) -> Entry:
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    if name not in found:
+        raise ValueError(f"unknown model {name!r}; registered: {', '.join(sorted(found)) or 'none'} "
+                         f"(entry-point group {GROUP})")
+    module = found[name].load()
+    if not isinstance(module, ModuleType):
+        module = importlib.import_module(found[name].value)
+    missing = [attr for attr in PROTOCOL if not hasattr(module, attr)]
+    if missing:
+        raise TypeError(f"model {name!r} ({module.__name__}) lacks {', '.join(missing)} "
+                        f"of the zoo protocol {PROTOCOL}")
+    return Entry(name, module)
+
+
+def entries() -> list[Entry]:
+    return [load(n) for n in names()]
