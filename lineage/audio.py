@@ -3,11 +3,12 @@
 Waveforms are float32 numpy arrays in [-1, 1], shaped ``[channels, samples]`` (a 1-D array is taken as
 mono). Files are read and written with soundfile (WAV, FLAC, OGG...), resampling and spectrograms use
 librosa; mu-law companding is written out here because it is one of WaveNet's ideas, and a test checks
-it against librosa's own ``mu_compress``.
+it against librosa's own ``mu_compress`` and ``mu_expand``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -92,25 +93,33 @@ def normalize(audio: np.ndarray, peak: float = 0.95) -> np.ndarray:
     return audio if m == 0 else audio * (peak / m)
 
 
-def mu_law_encode(x: torch.Tensor | np.ndarray, mu: int = 255) -> torch.Tensor:
-    """Companding + quantisation, WaveNet eq. (2): ``f(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu)``.
+def mu_law_compress(x: torch.Tensor | np.ndarray, mu: int = 255) -> torch.Tensor:
+    """WaveNet eq. (2): ``f(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu)``, [-1, 1] -> [-1, 1].
 
-    Maps audio in [-1, 1] to integer classes ``0..mu`` (256 classes for mu = 255). Quiet samples get
-    finer steps than loud ones, which is why 8 bits of mu-law sound far better than 8 linear bits.
+    Quiet samples get more of the output range than loud ones, which is why 8 bits of mu-law sound far
+    better than 8 linear bits.
     """
-    x = torch.as_tensor(x).clamp(-1.0, 1.0)
-    mu_t = torch.tensor(float(mu), dtype=x.dtype if x.is_floating_point() else torch.float32)
-    # f(x) = sign(x) * ln(1 + mu |x|) / ln(1 + mu)        in [-1, 1]
-    fx = torch.sign(x) * torch.log1p(mu_t * x.abs()) / torch.log1p(mu_t)
-    # quantise [-1, 1] -> {0, ..., mu}
+    x = torch.as_tensor(x)
+    x = x.clamp(-1.0, 1.0) if x.is_floating_point() else x.float().clamp(-1.0, 1.0)
+    return torch.sign(x) * torch.log1p(mu * x.abs()) / math.log1p(mu)
+
+
+def mu_law_expand(y: torch.Tensor | np.ndarray, mu: int = 255) -> torch.Tensor:
+    """The inverse of :func:`mu_law_compress`: ``f^-1(y) = sign(y) ((1 + mu)^|y| - 1) / mu``."""
+    y = torch.as_tensor(y)
+    return torch.sign(y) * ((1 + mu) ** y.abs() - 1) / mu
+
+
+def mu_law_encode(x: torch.Tensor | np.ndarray, mu: int = 255) -> torch.Tensor:
+    """Compress, then quantise [-1, 1] to the integer classes ``0..mu`` (256 for mu = 255)."""
+    fx = mu_law_compress(x, mu)
+    # round (f(x) + 1) / 2 * mu to the nearest integer
     return ((fx + 1) / 2 * mu + 0.5).floor().long().clamp(0, mu)
 
 
 def mu_law_decode(q: torch.Tensor | np.ndarray, mu: int = 255) -> torch.Tensor:
-    """Inverse of :func:`mu_law_encode`: ``f^-1(y) = sign(y) ((1 + mu)^|y| - 1) / mu``."""
-    q = torch.as_tensor(q)
-    y = 2 * q.float() / mu - 1  # {0..mu} -> [-1, 1]
-    return torch.sign(y) * ((1 + mu) ** y.abs() - 1) / mu
+    """Classes ``0..mu`` back to audio: ``f^-1(2 q / mu - 1)``."""
+    return mu_law_expand(2 * torch.as_tensor(q).float() / mu - 1, mu)
 
 
 def stft_db(audio: np.ndarray, n_fft: int = 1024, hop_length: int = 256) -> np.ndarray:

@@ -1,13 +1,16 @@
 """The ``lineage`` command: list, timeline, data, train, sample, listen, tour.
 
 Every failure the user can fix (a bad config key or value, a missing run, an unknown model) ends in
-one line on stderr starting with ``lineage: error:`` and exit status 2.
+one line on stderr starting with ``lineage: error:`` and exit status 2; a diverged training run ends
+the same way with status 1. Anything else is a bug and keeps its traceback (as do all errors when
+``LINEAGE_DEBUG=1`` is set).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,13 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from lineage.train import TrainingDiverged
+
     try:
         return args.func(args) or 0
-    except (ConfigError, ValueError, KeyError, FileNotFoundError, FileExistsError, TypeError) as err:
+    except (ConfigError, ValueError, KeyError, FileNotFoundError, FileExistsError) as err:
+        if os.environ.get("LINEAGE_DEBUG"):
+            raise
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"lineage: error: {msg}", file=sys.stderr)
         return 2
-    except RuntimeError as err:  # includes TrainingDiverged
+    except TrainingDiverged as err:
         print(f"lineage: error: {err}", file=sys.stderr)
         return 1
 
@@ -204,6 +211,8 @@ def cmd_listen(args) -> None:
 
 
 def cmd_tour(args) -> None:
+    import shutil
+
     from lineage import listen, registry
     from lineage.train import Trainer, latest_checkpoint
 
@@ -213,14 +222,12 @@ def cmd_tour(args) -> None:
         run = out / entry.name
         cfg = _run_config(entry, args.preset, None, [[f"train.sample_n={args.n}",
                                                        f"train.sample_seconds={args.seconds}"]])
-        done = latest_checkpoint(run) and json.loads((run / "config.json").read_text())["config"] == \
-            __import__("dataclasses").asdict(cfg)
-        if latest_checkpoint(run) and not done:
-            raise FileExistsError(f"{run}: holds a different run; remove it or choose another --out")
+        if (run / "config.json").is_file() and latest_checkpoint(run) is None:
+            shutil.rmtree(run)  # killed before its first checkpoint: nothing to keep
         t0 = time.perf_counter()
-        trainer = Trainer(entry.name, cfg, run, resume=bool(latest_checkpoint(run)))
-        trainer.fit()
-        print(f"{entry.name}: trained in {time.perf_counter() - t0:.0f} s -> {run}")
+        # a finished run is reused, a killed one resumed; a different config is refused by the Trainer
+        Trainer(entry.name, cfg, run, resume=latest_checkpoint(run) is not None).fit()
+        print(f"{entry.name}: {time.perf_counter() - t0:.0f} s -> {run}")
         runs.append(run)
     page = listen.write_page(runs, out / "listening.html")
     print(f"listening page: {page}")

@@ -70,9 +70,9 @@ class Trainer:
         if tc.threads:
             torch.set_num_threads(tc.threads)
         if tc.device == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("train.device = 'cuda' but no CUDA device is available; use auto or cpu")
+            raise C.ConfigError("train.device = 'cuda' but no CUDA device is available; use auto or cpu")
         if tc.device == "mps" and not torch.backends.mps.is_available():
-            raise RuntimeError("train.device = 'mps' but MPS is not available; use auto or cpu")
+            raise C.ConfigError("train.device = 'mps' but MPS is not available; use auto or cpu")
         self.accelerator = Accelerator(cpu=tc.device == "cpu")
         self.device = self.accelerator.device
         self._check_run_folder(model_name, resume)
@@ -82,9 +82,10 @@ class Trainer:
 
         torch.manual_seed(tc.seed)
         model = self.entry.build(cfg)
-        self.ema = EMA(model, tc.ema) if tc.ema > 0 else None
         optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        # the EMA copy is made after `prepare`, so it lives on the training device
+        self.ema = EMA(self.accelerator.unwrap_model(self.model), tc.ema) if tc.ema > 0 else None
         self.step = 0
         if resume:
             self._load_checkpoint()
@@ -97,7 +98,7 @@ class Trainer:
         model.train()
         bar = None
         if self.progress and acc.is_main_process:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
             bar = tqdm(total=tc.steps, initial=self.step, desc=f"train {self.entry.name}", unit="step",
                        dynamic_ncols=True)
         last = {}

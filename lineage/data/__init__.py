@@ -88,11 +88,11 @@ def build(name: str, size: int | None = None, seed: int = 0, root: Path | None =
     rows = []
     indices = range(size)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         indices = tqdm(indices, desc=f"building {name}", unit="clip")
     for i in indices:
         path = audio_dir / f"{i:06d}.wav"
-        # the labels are cheap to recompute; the audio is rendered again only if its file is missing
+        # example i is recomputed for its labels (a few ms); its file is written only if missing
         clip, labels = rec.make_example(i, seed, sample_rate=rec.sample_rate)
         if not path.exists():
             A.save(path, clip, rec.sample_rate)

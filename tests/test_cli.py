@@ -1,0 +1,45 @@
+import json
+import re
+import subprocess
+import sys
+
+from lineage.cli import main
+
+
+def test_a_bad_value_fails_in_one_line(capsys):
+    """`lineage train wavenet --preset tiny --set model.channels=banana`"""
+    assert main(["train", "wavenet", "--preset", "tiny", "--set", "model.channels=banana"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "model.channels" in err and "banana" in err and "integer" in err
+
+
+def test_the_console_script_reports_the_same_way():
+    out = subprocess.run([sys.executable, "-m", "lineage.cli", "train", "nosuchmodel"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "wavenet" in out.stderr
+
+
+def test_list_and_timeline(capsys):
+    assert main(["list"]) == 0
+    assert re.search(r"^wavenet\s+2016\s+autoregressive", capsys.readouterr().out, re.M)
+    assert main(["timeline"]) == 0
+    out = capsys.readouterr().out
+    assert "Stable Audio Open" in out and "SaShiMi" in out
+
+
+def test_train_sample_listen(tmp_path, tiny_overrides, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "wavenet", "--quiet", "--out", str(run), "--set", *tiny_overrides]) == 0
+    assert main(["sample", str(run), "-n", "2", "--seconds", "0.02", "--cond", "pitch=64",
+                 "--cond", "timbre=saw"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("pitch 64, timbre saw") == 2
+    assert len(list((run / "samples" / "cli").glob("*.wav"))) == 2
+    assert main(["sample", str(run), "--cond", "timbre=flute"]) == 2
+    page = tmp_path / "page.html"
+    assert main(["listen", str(run), "-o", str(page)]) == 0
+    html = page.read_text()
+    assert html.count("<audio") == 1 + 4  # the run's sample + four reference clips
+    assert "WaveNet (2016)" in html and "http" not in html.replace("http-equiv", "")
+    assert json.loads((run / "config.json").read_text())["model"] == "wavenet"

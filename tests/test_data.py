@@ -1,0 +1,82 @@
+import json
+
+import librosa
+import numpy as np
+import pytest
+
+from lineage import audio as A
+from lineage import data as D
+from lineage.config import DataConfig
+from lineage.data import tones
+
+
+@pytest.mark.parametrize("timbre", tones.TIMBRES)
+@pytest.mark.parametrize("pitch", [48, 61, 84])
+def test_every_timbre_sounds_at_its_labelled_pitch(timbre, pitch):
+    audio = tones.render(timbre, pitch, 100, np.random.default_rng(0))
+    assert audio.dtype == np.float32 and audio.shape == (16000,)
+    assert np.abs(audio).max() == pytest.approx(0.9 * 100 / 127, rel=1e-5)
+    if timbre == "bell":  # inharmonic: no period for YIN to find, but partial 1 is the loudest
+        heard = A.hz_to_midi(A.dominant_frequency(audio[:8000], 16000))
+    else:  # a plucked string's octave can outshine its fundamental: ask YIN for the period
+        heard = A.hz_to_midi(np.median(librosa.yin(audio[:8000], fmin=80, fmax=1500, sr=16000,
+                                                   frame_length=1024)))
+    assert abs(heard - pitch) < 0.2, f"{timbre} at MIDI {pitch} sounds at {heard:.2f}"
+
+
+def test_examples_depend_only_on_seed_and_index():
+    a, la = tones.make_example(7, seed=3)
+    b, lb = tones.make_example(7, seed=3)
+    c, _ = tones.make_example(7, seed=4)
+    assert np.array_equal(a, b) and la == lb and not np.array_equal(a, c)
+
+
+def test_build_is_deterministic_resumable_and_verified(tmp_path):
+    first = D.build("tones", size=12, seed=1, root=tmp_path / "a")
+    second = D.build("tones", size=12, seed=1, root=tmp_path / "b")
+    assert D.read_build_info(first)["manifest_sha256"] == D.read_build_info(second)["manifest_sha256"]
+    # an interrupted build: a clip is missing and build.json was never written
+    (first / "audio" / "000005.wav").unlink()
+    (first / "build.json").unlink()
+    D.build("tones", size=12, seed=1, root=tmp_path / "a")
+    assert D.verify(first) == []
+    assert D.read_build_info(first)["manifest_sha256"] == D.read_build_info(second)["manifest_sha256"]
+    # corruption is detected
+    (first / "audio" / "000003.wav").write_bytes(b"junk")
+    assert D.verify(first) == ["audio/000003.wav"]
+
+
+def test_load_filters_and_resamples(data_root):
+    cfg = DataConfig(size=40, pitch_range=[50, 70], select={"timbre": ["saw", "pluck"]},
+                     sample_rate=8000)
+    clips = D.load(cfg, root=data_root)
+    assert clips.audio.shape[1] == 8000
+    assert set(clips.labels["timbre"]) <= {1, 4}
+    assert clips.labels["pitch"].min() >= 50 and clips.labels["pitch"].max() <= 70
+    rows = [json.loads(r) for r in (data_root / "tones" / "manifest.jsonl").read_text().splitlines()]
+    expected = sum(50 <= r["pitch"] <= 70 and r["timbre"] in ("saw", "pluck") for r in rows)
+    assert len(clips) == expected > 0
+
+
+def test_unknown_selection_is_a_clear_error(data_root):
+    with pytest.raises(ValueError, match="data.select.timbre.*'flute'"):
+        D.load(DataConfig(size=40, select={"timbre": ["flute"]}), root=data_root)
+
+
+def test_batches_are_a_function_of_the_generator(data_root):
+    clips = D.load(DataConfig(size=40), root=data_root)
+    a = clips.batch(np.random.default_rng([0, 5]), 4, segment=100)
+    b = clips.batch(np.random.default_rng([0, 5]), 4, segment=100)
+    assert a["audio"].shape == (4, 1, 100)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    train, test = clips.split(0.25)
+    assert len(train) + len(test) == len(clips) and len(test) == 10
+
+
+def test_default_build_digest(tmp_path):
+    """The default build matches the digest printed on the data set's card."""
+    from pathlib import Path
+
+    card = (Path(__file__).parents[1] / "datasets" / "tones" / "README.md").read_text()
+    folder = D.build("tones", root=tmp_path)
+    assert D.read_build_info(folder)["manifest_sha256"] in card
