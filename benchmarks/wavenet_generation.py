@@ -20,6 +20,16 @@ import zoo.wavenet as W
 from lineage.config import make_config
 
 
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def timed(fn, repeats: int) -> float:
     fn()  # warm-up
     times = []
@@ -52,7 +62,7 @@ def main() -> None:
                        W.sample(model, args.n, 0.01, seed=1, cond=cond, cached=True))
     naive = timed(lambda: W.sample(model, args.n, args.seconds, cond=cond, cached=False), args.repeats)
     cached = timed(lambda: W.sample(model, args.n, args.seconds, cond=cond, cached=True), args.repeats)
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+    print(f"machine: {cpu_name()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}")
     print(f"WaveNet: {W.n_params(model):,} parameters, {len(model.layers)} layers, receptive field "
           f"{model.receptive_field} samples; {args.n} x {args.seconds} s at {model.sample_rate} Hz; "

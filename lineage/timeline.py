@@ -151,14 +151,14 @@ def plot(ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(13, 6.5))
+        _, ax = plt.subplots(figsize=(12, 8))
     families = [f for f in FAMILIES if any(s.family == f for s in SYSTEMS)]
-    # systems of the same family and year are stacked a little apart
+    # systems of the same family and year are stacked vertically inside their family's row
     pos = {}
     for s in SYSTEMS:
         same = [t for t in SYSTEMS if t.family == s.family and t.year == s.year]
-        offset = (same.index(s) - (len(same) - 1) / 2) * 0.28
-        pos[s.name] = (s.year + offset, families.index(s.family))
+        offset = (same.index(s) - (len(same) - 1) / 2) * 0.24
+        pos[s.name] = (s.year, families.index(s.family) + offset)
     for s in SYSTEMS:
         for parent in s.built_on:
             (x0, y0), (x1, y1) = pos[parent], pos[s.name]
@@ -169,7 +169,7 @@ def plot(ax=None):
         x, y = pos[s.name]
         style = dict(boxstyle="round,pad=0.3", fc="#cde4ff" if s.zoo else "white",
                      ec="#1f5fa8" if s.zoo else "0.5")
-        ax.text(x, y, s.name, ha="center", va="center", fontsize=8, bbox=style)
+        ax.text(x, y, s.name, ha="center", va="center", fontsize=7.5, bbox=style)
     ax.set_yticks(range(len(families)), [FAMILIES[f] for f in families])
     ax.set_xticks(range(2016, 2025))
     ax.set_xlim(2015.4, 2024.8)

@@ -24,6 +24,7 @@ import copy
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -99,8 +100,10 @@ class Trainer:
         bar = None
         if self.progress and acc.is_main_process:
             from tqdm import tqdm
+            # in a terminal the bar redraws in place; elsewhere (notebooks, logs) every redraw is a new
+            # line of output, so it redraws only every 15 s there
             bar = tqdm(total=tc.steps, initial=self.step, desc=f"train {self.entry.name}", unit="step",
-                       dynamic_ncols=True)
+                       dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 15)
         last = {}
         t0 = time.perf_counter()
         while self.step < tc.steps:
@@ -124,7 +127,7 @@ class Trainer:
             last = {"step": self.step, "loss": loss.item(), **logs}
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in last.items() if k != "step"})
+                bar.set_postfix({k: f"{v:.4g}" for k, v in last.items() if k != "step"}, refresh=False)
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 self._log({**last, "time": round(time.perf_counter() - t0, 3)})
             if self.step % tc.checkpoint_every == 0 or self.step == tc.steps:
