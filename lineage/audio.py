@@ -57,6 +57,7 @@ def save(path: str | os.PathLike, audio: np.ndarray | torch.Tensor, sample_rate:
     try:
         subtype = "PCM_16" if fmt in ("WAV", "FLAC") else None
         sf.write(tmp, np.clip(audio, -1.0, 1.0).T, sample_rate, format=fmt, subtype=subtype)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; give the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -159,6 +160,12 @@ def hz_to_midi(f: float | np.ndarray) -> float | np.ndarray:
 def midi_to_hz(m: float | np.ndarray) -> float | np.ndarray:
     """Frequency of a MIDI note number: ``440 * 2^((m - 69) / 12)``."""
     return 440.0 * 2.0 ** ((np.asarray(m, dtype=np.float64) - 69) / 12)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _as_numpy(audio) -> np.ndarray:

@@ -32,6 +32,7 @@ def test_save_load_round_trip(tmp_path):
     assert back.shape == (1, 16000)
     np.testing.assert_allclose(back[0], tone, atol=1 / 32768 + 1e-6)
     assert not list(tmp_path.glob("*.tmp"))  # the atomic write left nothing behind
+    assert path.stat().st_mode & 0o044  # readable by others, like any file written with open()
 
 
 def test_resample_keeps_pitch_and_duration(tmp_path):
