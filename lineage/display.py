@@ -31,8 +31,10 @@ def specplot(audio, sample_rate: int = 16000, ax=None, title: str | None = None,
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 2.5))
-    db = stft_db(_as_numpy(audio).reshape(-1), n_fft=n_fft, hop_length=hop_length)
-    seconds = _as_numpy(audio).size / sample_rate
+    x = _as_numpy(audio).reshape(-1)
+    n_fft = min(n_fft, 2 ** int(np.log2(max(len(x), 16))))  # a very short clip gets a shorter window
+    db = stft_db(x, n_fft=n_fft, hop_length=min(hop_length, n_fft // 4))
+    seconds = x.size / sample_rate
     ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=-80, vmax=0,
               extent=[0, seconds, 0, sample_rate / 2000])
     ax.set_xlabel("time (s)")
