@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from lineage import audio as A
-from lineage.data import tones
+from lineage.data import soundfont, tones
 from lineage.files import sha256, write_atomic
 
 
@@ -51,6 +51,22 @@ RECIPES: dict[str, Recipe] = {
         sample_rate=16000,
         default_size=2000,
         vocab={"timbre": tones.TIMBRES},
+    ),
+    "notes": Recipe(
+        name="notes",
+        description="NSynth-like notes of 43 General MIDI instruments in 11 families (SoundFont-rendered)",
+        make_example=soundfont.make_note,
+        sample_rate=soundfont.SAMPLE_RATE,
+        default_size=2000,
+        vocab={"instrument": soundfont.instrument_names(), "instrument_family": list(soundfont.FAMILIES)},
+    ),
+    "drums": Recipe(
+        name="drums",
+        description="one-shots of the General MIDI drum kit in 12 classes (SoundFont-rendered)",
+        make_example=soundfont.make_drum,
+        sample_rate=soundfont.SAMPLE_RATE,
+        default_size=1200,
+        vocab={"drum": list(soundfont.DRUMS)},
     ),
 }
 
