@@ -144,12 +144,18 @@ def cmd_data_info(args) -> None:
 
 
 def _run_config(entry, preset: str, data_name: str | None, overrides: list[list[str]]):
-    from lineage.config import make_config
+    """Preset, then ``--data``, then ``--set``. A preset's filters (``data.select``, ``data.pitch_range``)
+    belong to its own data set: ``--data`` naming another set starts that set unfiltered."""
+    from lineage.config import DataConfig, apply_override, make_config
 
-    flat = [o for group in overrides for o in group]
-    if data_name:
-        flat = [f"data.name={json.dumps(data_name)}", *flat]
-    return make_config(entry.Config, entry.preset_path(preset), flat)
+    cfg = make_config(entry.Config, entry.preset_path(preset))
+    if data_name and data_name != cfg.data.name:
+        cfg.data.select, cfg.data.pitch_range = DataConfig().select, DataConfig().pitch_range
+        cfg.data.name = data_name
+    for group in overrides:
+        for item in group:
+            apply_override(cfg, item)
+    return cfg
 
 
 def cmd_train(args) -> None:
@@ -183,8 +189,9 @@ def cmd_sample(args) -> None:
     cond = dataset.label_batch(args.n, seed=args.seed)
     for item in args.cond:
         key, _, value = item.partition("=")
-        if key not in cond:
-            raise ValueError(f"--cond {item}: unknown label {key!r}; this data set has {list(cond)}")
+        if key not in cond or key == "class":
+            raise ValueError(f"--cond {item}: unknown label {key!r}; this data set has "
+                             f"{[k for k in cond if k != 'class']}")
         vocab = dataset.vocab.get(key)
         if vocab:
             if value not in vocab:
@@ -192,6 +199,8 @@ def cmd_sample(args) -> None:
             cond[key] = torch.full((args.n,), vocab.index(value))
         else:
             cond[key] = torch.full((args.n,), int(value))
+        if key == dataset.class_label:
+            cond["class"] = cond[key]  # models condition on the set's class label under this name
     t0 = time.perf_counter()
     with torch.no_grad():
         audio = entry.sample(model, args.n, args.seconds, seed=args.seed, cond=cond)

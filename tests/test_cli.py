@@ -43,3 +43,18 @@ def test_train_sample_listen(tmp_path, tiny_overrides, capsys):
     assert html.count("<audio") == 1 + 4  # the run's sample + four reference clips
     assert "WaveNet (2016)" in html and "http" not in html.replace("http-equiv", "")
     assert json.loads((run / "config.json").read_text())["model"] == "wavenet"
+
+
+def test_the_tiny_preset_trains_on_other_data_sets(tmp_path, tiny_overrides, capsys):
+    """`--data notes` swaps the data set (dropping the preset's tones-only filters); drums have no
+    pitch, so the pitch-conditioned WaveNet says which setting to change."""
+    sets = [o for o in tiny_overrides if not o.startswith("train.steps")] + ["train.steps=2"]
+    assert main(["train", "wavenet", "--data", "notes", "--quiet", "--out", str(tmp_path / "n"),
+                 "--set", *sets]) == 0
+    record = json.loads((tmp_path / "n" / "config.json").read_text())["config"]["data"]
+    assert record["name"] == "notes" and record["select"] == {} and record["sample_rate"] == 8000
+    assert main(["train", "wavenet", "--data", "drums", "--quiet", "--out", str(tmp_path / "d"),
+                 "--set", *sets]) == 2
+    assert "model.cond_keys" in capsys.readouterr().err
+    assert main(["train", "wavenet", "--data", "drums", "--quiet", "--out", str(tmp_path / "d2"),
+                 "--set", *sets, "model.cond_keys=['class']", "model.cond_classes=[16]"]) == 0

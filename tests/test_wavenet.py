@@ -25,7 +25,7 @@ def test_receptive_field_is_what_the_gradient_sees():
     T = 80
     emb = torch.randn(1, T, 8, dtype=torch.float64, requires_grad=True)
     x = emb.transpose(1, 2)
-    h = model.condition({"pitch": torch.tensor([60]), "timbre": torch.tensor([1])}, 1, "cpu").double()
+    h = model.condition({"pitch": torch.tensor([60]), "class": torch.tensor([1])}, 1, "cpu").double()
     skips = 0
     for layer in model.layers:
         x, s = layer(x, layer.cond(h))
@@ -37,7 +37,7 @@ def test_receptive_field_is_what_the_gradient_sees():
 
 def test_cached_generation_is_identical_to_naive():
     model = small().double().eval()
-    cond = {"pitch": torch.tensor([60, 67, 72]), "timbre": torch.tensor([0, 1, 2])}
+    cond = {"pitch": torch.tensor([60, 67, 72]), "class": torch.tensor([0, 1, 2])}
     h = model.condition(cond, 3, "cpu").double()
     naive = model.generate(3, 200, h, seed=5, cached=False)
     cached = model.generate(3, 200, h, seed=5, cached=True)
@@ -49,7 +49,7 @@ def test_cached_step_logits_equal_teacher_forced_logits():
     """Feeding a known sequence through the queues reproduces the parallel training pass."""
     model = small().double().eval()
     q = torch.randint(0, 256, (2, 50))
-    h = model.condition({"pitch": torch.tensor([60, 61]), "timbre": torch.tensor([0, 3])}, 2, "cpu").double()
+    h = model.condition({"pitch": torch.tensor([60, 61]), "class": torch.tensor([0, 3])}, 2, "cpu").double()
     full = model(q, h)  # [2, 256, 50]
     queues = [layer.dilated.new_queue(2, dtype=torch.float64) for layer in model.layers]
     conds = [layer.cond(h) for layer in model.layers]
@@ -67,7 +67,7 @@ def test_loss_is_next_sample_cross_entropy_and_learns():
     model = small()
     t = torch.arange(512) / 16000
     audio = (0.6 * torch.sin(2 * math.pi * 440 * t))[None, None].repeat(2, 1, 1)
-    batch = {"audio": audio, "pitch": torch.tensor([69, 69]), "timbre": torch.tensor([0, 0])}
+    batch = {"audio": audio, "pitch": torch.tensor([69, 69]), "class": torch.tensor([0, 0])}
     first, logs = W.loss(model, batch)
     assert first.item() == pytest.approx(math.log(256), rel=0.05)  # untrained: near uniform
     assert logs["bits"] == pytest.approx(first.item() / math.log(2))
@@ -85,6 +85,6 @@ def test_conditioning_is_required_and_checked():
     with pytest.raises(ValueError, match="pitch"):
         W.sample(model, 1, 0.001)
     with pytest.raises(ValueError, match="0..127"):
-        W.sample(model, 1, 0.001, cond={"pitch": torch.tensor([200]), "timbre": torch.tensor([0])})
-    out = W.sample(model, 2, 0.002, cond={"pitch": torch.tensor([60, 62]), "timbre": torch.tensor([0, 1])})
+        W.sample(model, 1, 0.001, cond={"pitch": torch.tensor([200]), "class": torch.tensor([0])})
+    out = W.sample(model, 2, 0.002, cond={"pitch": torch.tensor([60, 62]), "class": torch.tensor([0, 1])})
     assert out.shape == (2, 1, 32) and out.abs().max() <= 1

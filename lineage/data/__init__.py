@@ -41,6 +41,7 @@ class Recipe:
     sample_rate: int
     default_size: int
     vocab: dict[str, list[str]] = field(default_factory=dict)  # categorical labels and their classes
+    class_label: str | None = None  # the label models condition on as "class" (timbre, drum, ...)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -51,6 +52,7 @@ RECIPES: dict[str, Recipe] = {
         sample_rate=16000,
         default_size=2000,
         vocab={"timbre": tones.TIMBRES},
+        class_label="timbre",
     ),
     "notes": Recipe(
         name="notes",
@@ -59,6 +61,7 @@ RECIPES: dict[str, Recipe] = {
         sample_rate=soundfont.SAMPLE_RATE,
         default_size=2000,
         vocab={"instrument": soundfont.instrument_names(), "instrument_family": list(soundfont.FAMILIES)},
+        class_label="instrument_family",
     ),
     "drums": Recipe(
         name="drums",
@@ -67,6 +70,7 @@ RECIPES: dict[str, Recipe] = {
         sample_rate=soundfont.SAMPLE_RATE,
         default_size=1200,
         vocab={"drum": list(soundfont.DRUMS)},
+        class_label="drum",
     ),
 }
 
@@ -136,20 +140,25 @@ def verify(folder: Path) -> list[str]:
 
 @dataclass
 class ClipSet:
-    """A data set in memory: ``audio [N, T]`` float32 plus integer labels ``{name: [N]}``."""
+    """A data set in memory: ``audio [N, T]`` float32 plus integer labels ``{name: [N]}``.
+
+    Besides its own labels (``timbre``, ``instrument_family``, ``drum``...), every set with a categorical
+    label offers it a second time as ``class``, so a model can condition on "the class" of any data set.
+    """
 
     name: str
     sample_rate: int
     audio: np.ndarray
     labels: dict[str, np.ndarray]
     vocab: dict[str, list[str]]
+    class_label: str | None = None  # which label is also offered as "class"
 
     def __len__(self) -> int:
         return len(self.audio)
 
     def subset(self, mask: np.ndarray) -> "ClipSet":
         return ClipSet(self.name, self.sample_rate, self.audio[mask],
-                       {k: v[mask] for k, v in self.labels.items()}, self.vocab)
+                       {k: v[mask] for k, v in self.labels.items()}, self.vocab, self.class_label)
 
     def split(self, holdout: float, seed: int = 0) -> tuple["ClipSet", "ClipSet"]:
         """A fixed random (train, held-out) split; the held-out part is ``holdout`` of the clips."""
@@ -182,6 +191,8 @@ class ClipSet:
         """A short caption for example ``i`` of a label batch, e.g. ``pitch 60, timbre saw``."""
         parts = []
         for k, v in labels.items():
+            if k == "class":
+                continue  # the same as the set's own class label, already described
             value = int(v[i])
             parts.append(f"{k} {self.vocab[k][value] if k in self.vocab else value}")
         return ", ".join(parts)
@@ -219,5 +230,8 @@ def load(cfg, build_if_missing: bool = True, root: Path | None = None) -> ClipSe
             continue
         vocab = rec.vocab.get(key)
         labels[key] = np.array([vocab.index(r[key]) if vocab else r[key] for r in keep], dtype=np.int64)
-    return ClipSet(cfg.name, cfg.sample_rate, clips.astype(np.float32), labels, dict(rec.vocab))
+    vocab = dict(rec.vocab)
+    if rec.class_label:
+        labels["class"], vocab["class"] = labels[rec.class_label], vocab[rec.class_label]
+    return ClipSet(cfg.name, cfg.sample_rate, clips.astype(np.float32), labels, vocab, rec.class_label)
 

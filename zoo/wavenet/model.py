@@ -15,7 +15,8 @@ Three choices make this trainable on raw 16 kHz audio:
    true past (teacher forcing).
 3. **Gated activation units with residual and skip connections.**
    ``z = tanh(W_f * x + V_f h) ⊙ sigmoid(W_g * x + V_g h)`` (eq. 2-3), where ``h`` is a global
-   conditioning vector (here: embeddings of the note's pitch and timbre labels). Each layer adds ``z``
+   conditioning vector (here: embeddings of the note's pitch and class labels - a timbre, an
+   instrument family). Each layer adds ``z``
    back to its input (residual) and sends it to a shared output (skip); the summed skips go through
    ReLU - 1x1 - ReLU - 1x1 to the 256 logits.
 
@@ -47,7 +48,9 @@ class Config:
     dilation_cycle: int = field(default=8, metadata={"min": 1})  # dilations 1, 2, ..., 2^(cycle-1)
     stacks: int = field(default=2, metadata={"min": 1})  # how many times the cycle repeats
     quantization: int = field(default=256, metadata={"min": 2})  # mu-law classes (mu + 1)
-    cond_keys: list[str] = field(default_factory=lambda: ["pitch", "timbre"])  # labels to condition on
+    # labels to condition on: MIDI pitch, and "class" - the data set's own category (timbre for tones,
+    # instrument family for notes, ...); drums have no pitch: cond_keys = ["class"], cond_classes = [16]
+    cond_keys: list[str] = field(default_factory=lambda: ["pitch", "class"])
     cond_classes: list[int] = field(default_factory=lambda: [128, 16])  # number of values of each
     cond_channels: int = field(default=32, metadata={"min": 1})  # size of the conditioning vector h
     temperature: float = field(default=1.0, metadata={"min": 0.0})  # sampling temperature
@@ -108,8 +111,9 @@ class WaveNet(nn.Module):
             return h
         missing = [k for k in self.cfg.cond_keys if cond is None or k not in cond]
         if missing:
-            raise ValueError(f"this WaveNet is conditioned on {self.cfg.cond_keys}; pass cond with "
-                             f"{missing} (e.g. cond={{'pitch': torch.tensor([60])}})")
+            raise ValueError(f"this WaveNet is conditioned on {self.cfg.cond_keys} but got no {missing} "
+                             f"(a data set without such labels needs model.cond_keys and "
+                             f"model.cond_classes set to labels it has)")
         for k, table in self.cond_embed.items():
             labels = torch.as_tensor(cond[k], device=device).long().reshape(-1)
             if labels.min() < 0 or labels.max() >= table.num_embeddings:
