@@ -119,6 +119,8 @@ def cmd_data_list(args) -> None:
         built = data.read_build_info(data.data_root() / r.name)
         state = f"built, {built['size']} clips" if built else "not built"
         print(f"{r.name:<10} {r.description} [{state}]")
+    for name, description in data.loaders.DESCRIPTIONS.items():
+        print(f"{name:<10} {description} [yours: --set data.path=FOLDER]")
 
 
 def cmd_data_build(args) -> None:

@@ -33,7 +33,9 @@ class ConfigError(ValueError):
 class DataConfig:
     """Which data set to train on and how examples are cut from its clips."""
 
-    name: str = "tones"  # a data set from `lineage data list`
+    name: str = "tones"  # a data set from `lineage data list`, or nsynth, sc09, ljspeech, folder
+    path: str = ""  # where nsynth, sc09, ljspeech or folder data live on disk
+    seconds: float = field(default=1.0, metadata={"min": 0.01})  # every clip is cut or padded to this
     size: int = field(default=2000, metadata={"min": 1})  # examples to build when the set is missing
     seed: int = 0  # seed of the data build (not of training)
     sample_rate: int = field(default=16000, metadata={"min": 1000})  # clips are resampled to this

@@ -80,3 +80,11 @@ def test_default_build_digest(tmp_path):
     card = (Path(__file__).parents[1] / "datasets" / "tones" / "README.md").read_text()
     folder = D.build("tones", root=tmp_path)
     assert D.read_build_info(folder)["manifest_sha256"] in card
+
+
+def test_a_tampered_manifest_is_refused(tmp_path):
+    folder = D.build("tones", size=6, root=tmp_path)
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text(manifest.read_text().replace('"pitch": ', '"pitch": 1', 1))
+    with pytest.raises(ValueError, match="manifest.jsonl: checksum differs"):
+        D.load(DataConfig(size=6), root=tmp_path)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from lineage import audio as A
-from lineage.data import soundfont, tones
+from lineage.data import loaders, soundfont, tones
 from lineage.files import sha256, write_atomic
 
 
@@ -152,13 +153,15 @@ class ClipSet:
     labels: dict[str, np.ndarray]
     vocab: dict[str, list[str]]
     class_label: str | None = None  # which label is also offered as "class"
+    texts: list[str] | None = None  # a transcript or caption per clip, where the set has them
 
     def __len__(self) -> int:
         return len(self.audio)
 
     def subset(self, mask: np.ndarray) -> "ClipSet":
+        texts = [t for t, m in zip(self.texts, mask) if m] if self.texts is not None else None
         return ClipSet(self.name, self.sample_rate, self.audio[mask],
-                       {k: v[mask] for k, v in self.labels.items()}, self.vocab, self.class_label)
+                       {k: v[mask] for k, v in self.labels.items()}, self.vocab, self.class_label, texts)
 
     def split(self, holdout: float, seed: int = 0) -> tuple["ClipSet", "ClipSet"]:
         """A fixed random (train, held-out) split; the held-out part is ``holdout`` of the clips."""
@@ -187,6 +190,11 @@ class ClipSet:
         idx = np.random.default_rng(seed).integers(0, len(self), n)
         return {k: torch.from_numpy(v[idx]) for k, v in self.labels.items()}
 
+    def torch_dataset(self) -> "torch.utils.data.Dataset":
+        """The clips as a map-style torch ``Dataset`` of ``{"audio": [1, T], label: scalar...}``, for a
+        ``DataLoader``; ``self.audio`` and ``self.labels`` are the plain numpy path (JAX, sklearn)."""
+        return _TorchClips(self)
+
     def describe(self, labels: dict[str, torch.Tensor], i: int) -> str:
         """A short caption for example ``i`` of a label batch, e.g. ``pitch 60, timbre saw``."""
         parts = []
@@ -198,40 +206,93 @@ class ClipSet:
         return ", ".join(parts)
 
 
+class _TorchClips(torch.utils.data.Dataset):
+    def __init__(self, clips: ClipSet):
+        self.clips = clips
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = {"audio": torch.from_numpy(self.clips.audio[i])[None]}
+        item.update({k: torch.tensor(v[i]) for k, v in self.clips.labels.items()})
+        return item
+
+
 def load(cfg, build_if_missing: bool = True, root: Path | None = None) -> ClipSet:
-    """Load the data set a :class:`~lineage.config.DataConfig` asks for, filtered and resampled."""
-    folder = (root or data_root()) / cfg.name
-    rec = recipe(cfg.name)
-    info = read_build_info(folder)
-    if info is None or info["size"] < cfg.size or info["seed"] != cfg.seed:
-        if not build_if_missing:
-            raise FileNotFoundError(f"{folder}: data set not built; run `lineage data build {cfg.name}`")
-        build(cfg.name, size=max(cfg.size, info["size"] if info and info["seed"] == cfg.seed else 0),
-              seed=cfg.seed, root=root)
+    """Load the data set a :class:`~lineage.config.DataConfig` asks for: filtered, resampled to
+    ``data.sample_rate`` and cut or padded to ``data.seconds``."""
+    if cfg.name in loaders.LOADERS:
+        if not cfg.path:
+            raise ValueError(f"data set {cfg.name} is read from disk: set data.path to its folder "
+                             f"(e.g. --set data.path='/data/{cfg.name}')")
+        src = loaders.LOADERS[cfg.name](Path(cfg.path))
+        rows, base, class_label, vocab = src.rows, Path(cfg.path), src.class_label, dict(src.vocab)
+        for key in rows[0]:
+            if key not in ("file", "text") and key not in src.numeric and key not in vocab:
+                vocab[key] = sorted({r[key] for r in rows})
+    else:
+        folder = (root or data_root()) / cfg.name
+        rec = recipe(cfg.name)
         info = read_build_info(folder)
-    rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
-    rows = rows[: cfg.size]
+        if info is None or info["size"] < cfg.size or info["seed"] != cfg.seed:
+            if not build_if_missing:
+                raise FileNotFoundError(f"{folder}: data set not built; run `lineage data build {cfg.name}`")
+            build(cfg.name, size=max(cfg.size, info["size"] if info and info["seed"] == cfg.seed else 0),
+                  seed=cfg.seed, root=root)
+        manifest = (folder / "manifest.jsonl").read_text()
+        info = read_build_info(folder)
+        if hashlib.sha256(manifest.encode()).hexdigest() != info["manifest_sha256"]:
+            raise ValueError(f"{folder / 'manifest.jsonl'}: checksum differs from build.json's; the set was "
+                             f"changed after it was built - rebuild it with `lineage data build {cfg.name}`")
+        rows = [json.loads(line) for line in manifest.splitlines()][: cfg.size]
+        base, class_label, vocab = folder, rec.class_label, dict(rec.vocab)
+    for k, allowed in cfg.select.items():
+        unknown = set(allowed) - set(vocab.get(k, []))
+        if unknown:
+            raise ValueError(f"data.select.{k}: unknown value(s) {sorted(unknown)} for data set "
+                             f"{cfg.name}; allowed: {vocab.get(k, [])}")
     lo, hi = cfg.pitch_range
     keep = [r for r in rows if ("pitch" not in r or lo <= r["pitch"] <= hi)
             and all(r.get(k) in allowed for k, allowed in cfg.select.items())]
-    for k, allowed in cfg.select.items():
-        unknown = set(allowed) - set(info["vocab"].get(k, []))
-        if unknown:
-            raise ValueError(f"data.select.{k}: unknown value(s) {sorted(unknown)} for data set "
-                             f"{cfg.name}; allowed: {info['vocab'].get(k, [])}")
     if not keep:
         raise ValueError(f"data set {cfg.name}: no clip matches data.pitch_range={cfg.pitch_range} "
                          f"and data.select={cfg.select}")
-    clips = np.stack([A.load(folder / r["file"])[0] for r in keep])
-    clips = A.resample(clips, info["sample_rate"], cfg.sample_rate)
-    labels = {}
-    for key in rows[0]:
-        if key in ("file", "sha256"):
-            continue
-        vocab = rec.vocab.get(key)
-        labels[key] = np.array([vocab.index(r[key]) if vocab else r[key] for r in keep], dtype=np.int64)
-    vocab = dict(rec.vocab)
-    if rec.class_label:
-        labels["class"], vocab["class"] = labels[rec.class_label], vocab[rec.class_label]
-    return ClipSet(cfg.name, cfg.sample_rate, clips.astype(np.float32), labels, vocab, rec.class_label)
+    return _clipset(cfg, keep, base, vocab, class_label)
 
+
+def _clipset(cfg, rows: list[dict], base: Path, vocab: dict, class_label: str | None) -> ClipSet:
+    """Read every row's audio (mono, ``data.sample_rate``, ``data.seconds``) and encode its labels.
+
+    A file that cannot be read or holds no samples is skipped, and one warning says how many were and
+    names the first; a data set with nothing readable is an error."""
+    length = int(round(cfg.seconds * cfg.sample_rate))
+    clips, kept, bad = [], [], []
+    for r in rows:
+        path = base / r["file"]
+        try:
+            audio = A.load(path, sample_rate=cfg.sample_rate, mono=True)[0]
+            if audio.size == 0:
+                raise ValueError(f"{path}: holds no samples")
+        except (ValueError, FileNotFoundError) as err:
+            bad.append(str(err))
+            continue
+        clip = np.zeros(length, dtype=np.float32)
+        clip[: min(length, audio.size)] = audio[:length]
+        clips.append(clip)
+        kept.append(r)
+    if bad:
+        warnings.warn(f"data set {cfg.name}: skipped {len(bad)} unreadable or empty file(s), e.g. {bad[0]}",
+                      stacklevel=3)
+    if not kept:
+        raise ValueError(f"data set {cfg.name}: none of its {len(rows)} files could be read")
+    labels = {}
+    for key in kept[0]:
+        if key in ("file", "sha256", "text"):
+            continue
+        table = vocab.get(key)
+        labels[key] = np.array([table.index(r[key]) if table else r[key] for r in kept], dtype=np.int64)
+    if class_label:
+        labels["class"], vocab["class"] = labels[class_label], vocab[class_label]
+    texts = [r["text"] for r in kept] if "text" in kept[0] else None
+    return ClipSet(cfg.name, cfg.sample_rate, np.stack(clips), labels, vocab, class_label, texts)
