@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from lineage import audio as A
-from lineage.data import loaders, soundfont, tones
+from lineage.data import loaders, soundfont, speech, tones
 from lineage.files import sha256, write_atomic
 
 
@@ -43,6 +44,7 @@ class Recipe:
     default_size: int
     vocab: dict[str, list[str]] = field(default_factory=dict)  # categorical labels and their classes
     class_label: str | None = None  # the label models condition on as "class" (timbre, drum, ...)
+    workers: int = 1  # examples made at once in threads (for recipes that wait on another program)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -72,6 +74,17 @@ RECIPES: dict[str, Recipe] = {
         default_size=1200,
         vocab={"drum": list(soundfont.DRUMS)},
         class_label="drum",
+    ),
+    "digits": Recipe(
+        name="digits",
+        description="SC09-like spoken digits zero..nine by 105 espeak-ng voices (needs espeak-ng)",
+        make_example=speech.make_digit,
+        sample_rate=speech.SAMPLE_RATE,
+        default_size=2000,
+        vocab={"digit": speech.DIGITS,
+               "speaker": [f"{a}+{v}" for a in speech.ACCENTS for v in speech.VARIANTS]},
+        class_label="digit",
+        workers=2,
     ),
 }
 
@@ -106,18 +119,21 @@ def build(name: str, size: int | None = None, seed: int = 0, root: Path | None =
     (folder / "build.json").unlink(missing_ok=True)  # incomplete until written again
     audio_dir = folder / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    indices = range(size)
-    if progress:
-        from tqdm import tqdm
-        indices = tqdm(indices, desc=f"building {name}", unit="clip")
-    for i in indices:
+
+    def make(i: int) -> dict:
         path = audio_dir / f"{i:06d}.wav"
-        # example i is recomputed for its labels (a few ms); its file is written only if missing
+        # example i is made again for its labels; its file is written only if it is missing
         clip, labels = rec.make_example(i, seed, sample_rate=rec.sample_rate)
         if not path.exists():
             A.save(path, clip, rec.sample_rate)
-        rows.append({"file": f"audio/{path.name}", "sha256": sha256(path), **labels})
+        return {"file": f"audio/{path.name}", "sha256": sha256(path), **labels}
+
+    with ThreadPoolExecutor(max_workers=rec.workers) as pool:
+        results = pool.map(make, range(size))  # in order, whatever order they finish in
+        if progress:
+            from tqdm import tqdm
+            results = tqdm(results, total=size, desc=f"building {name}", unit="clip")
+        rows = list(results)
     manifest = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
     write_atomic(folder / "manifest.jsonl", manifest)
     info = {"recipe": name, "size": size, "seed": seed, "sample_rate": rec.sample_rate,
