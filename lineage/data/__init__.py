@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from lineage import audio as A
-from lineage.data import loaders, soundfont, speech, tones
+from lineage.data import chorales, loaders, soundfont, speech, tones
 from lineage.files import sha256, write_atomic
 
 
@@ -85,6 +85,15 @@ RECIPES: dict[str, Recipe] = {
                "speaker": [f"{a}+{v}" for a in speech.ACCENTS for v in speech.VARIANTS]},
         class_label="digit",
         workers=2,
+    ),
+    "chorales": Recipe(
+        name="chorales",
+        description="4 s of Bach chorales (music21 corpus) by 7 GM ensembles, with text captions",
+        make_example=chorales.make_chorale,
+        sample_rate=soundfont.SAMPLE_RATE,
+        default_size=800,
+        vocab={"ensemble": list(chorales.ENSEMBLES), "mode": chorales.MODES, "register": list(chorales.REGISTERS)},
+        class_label="ensemble",
     ),
 }
 

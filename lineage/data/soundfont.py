@@ -86,16 +86,23 @@ def soundfont_bytes() -> bytes:
 def render(program: int, pitch: int, velocity: int, hold: float, seconds: float,
            drum: bool = False) -> np.ndarray:
     """Render one note: mono float32 at 48 kHz, exactly ``seconds`` long."""
-    import midirenderer
     import pretty_midi
-    import soundfile as sf
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=120)
     inst = pretty_midi.Instrument(program=program, is_drum=drum)
     inst.notes.append(pretty_midi.Note(velocity=velocity, pitch=pitch, start=0.0, end=hold))
-    # a harmless event at the end keeps the renderer going through the release
-    inst.control_changes.append(pretty_midi.ControlChange(number=7, value=100, time=seconds))
     pm.instruments.append(inst)
+    return render_midi(pm, seconds)
+
+
+def render_midi(pm, seconds: float) -> np.ndarray:
+    """Render a ``pretty_midi.PrettyMIDI`` with the SoundFont: mono float32 at 48 kHz, ``seconds`` long."""
+    import midirenderer
+    import pretty_midi
+    import soundfile as sf
+
+    # a harmless event at the end keeps the renderer going through the last release
+    pm.instruments[0].control_changes.append(pretty_midi.ControlChange(number=7, value=100, time=seconds))
     midi = io.BytesIO()
     pm.write(midi)
     wav, sr = sf.read(io.BytesIO(midirenderer.render_wave_from(soundfont_bytes(), midi.getvalue())),
