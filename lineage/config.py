@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import tomllib
 import types
 import typing
@@ -183,10 +182,6 @@ def from_dict(model_config_cls: type, values: dict) -> RunConfig:
     cfg = RunConfig(model=model_config_cls())
     apply_dict(cfg, values, source="config.json")
     return cfg
-
-
-def dumps(cfg: Any) -> str:
-    return json.dumps(to_dict(cfg), indent=2)
 
 
 def _section(cfg: RunConfig, section: str, source: str) -> Any:
