@@ -1,4 +1,4 @@
-"""The ``lineage`` command: list, timeline, data, train, sample, listen, tour.
+"""The ``lineage`` command: list, timeline, data, train, sample, eval, listen, bench, tour.
 
 Every failure the user can fix (a bad config key or value, a missing run, an unknown model) ends in
 one line on stderr starting with ``lineage: error:`` and exit status 2; a diverged training run ends
@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="conditioning label, e.g. --cond pitch=60 --cond timbre=saw (default: labels of real clips)")
     s.add_argument("--out", default=None, help="folder for the WAVs (default RUN/samples/cli)")
     s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("eval", help="judge a run: classifier metrics, likelihood, pitch, speed -> metrics.json")
+    s.add_argument("run")
+    s.add_argument("--n", type=int, default=256, help="clips to generate (and real clips per real row)")
+    s.add_argument("--seconds", type=float, default=None, help="clip length (default: the data's clip length)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-speed", dest="speed", action="store_false", help="skip the RTF and training timings")
+    s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("listen", help="write the comparative listening page for runs")
     s.add_argument("runs", nargs="+")
@@ -212,6 +220,18 @@ def cmd_sample(args) -> None:
         A.save(out / f"{i:02d}.wav", a, cfg.data.sample_rate)
         print(f"{out / f'{i:02d}.wav'}  ({dataset.describe(cond, i)})")
     print(f"{args.n} x {args.seconds} s in {wall:.1f} s (real-time factor {wall / (args.n * args.seconds):.2f})")
+
+
+def cmd_eval(args) -> None:
+    from lineage.eval import report
+
+    if args.n < 2:
+        raise ValueError(f"--n {args.n}: need at least 2 clips for the set statistics")
+    result = report.evaluate(args.run, n=args.n, seconds=args.seconds, seed=args.seed, speed=args.speed)
+    print(report.format_table([result]))
+    if result.get("speed"):
+        print(report.format_speed(result))
+    print(f"wrote {Path(args.run) / 'metrics.json'}")
 
 
 def cmd_listen(args) -> None:

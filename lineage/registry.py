@@ -9,6 +9,13 @@ announces itself in its ``pyproject.toml``::
 and the module it names must provide the zoo protocol: ``Config`` (a dataclass), ``build(run_config)``,
 ``loss(model, batch)`` and ``sample(model, n, seconds, seed, cond=None)``, plus ``SYSTEM``, the
 system's name in :mod:`lineage.timeline`, and a ``presets/`` folder beside it.
+
+Optional parts the evaluation uses when present (:mod:`lineage.eval`):
+
+* ``nll(model, batch)`` - mean negative log-likelihood in nats per sample (likelihood models), reported
+  on held-out clips in bits per sample;
+* ``model.cond_keys`` in the Config - the labels the model is conditioned on; the evaluation then checks
+  that generated clips have the asked class (``class``) and pitch (``pitch``).
 """
 
 from __future__ import annotations

@@ -208,6 +208,12 @@ def loss(model: WaveNet, batch: dict) -> tuple[torch.Tensor, dict]:
     return nll, {"bits": nll.item() / math.log(2)}
 
 
+def nll(model: WaveNet, batch: dict) -> torch.Tensor:
+    """Mean negative log-likelihood of the batch's audio, in nats per sample (``lineage eval`` reports it
+    in bits: divided by ln 2)."""
+    return loss(model, batch)[0]
+
+
 def sample(model: WaveNet, n: int, seconds: float, seed: int = 0, cond: dict | None = None,
            cached: bool = True) -> torch.Tensor:
     """``n`` waveforms ``[n, 1, seconds * sample_rate]`` in [-1, 1]."""
@@ -222,4 +228,4 @@ def n_params(model: nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-__all__ = ["Config", "WaveNet", "build", "loss", "sample", "n_params"]
+__all__ = ["Config", "WaveNet", "build", "loss", "nll", "sample", "n_params"]

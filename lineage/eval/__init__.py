@@ -1,0 +1,14 @@
+"""Evaluation: the papers' metric protocol at mini scale, speed figures, and the comparison table.
+
+* :mod:`lineage.eval.metrics` - FID, IS, mIS, AM, NDB/K; MR-STFT distance, LSD; pitch accuracy.
+* :mod:`lineage.eval.classifier` - the log-mel CNN judge behind the classifier metrics, cached per data set.
+* :mod:`lineage.eval.speed` - real-time factor and training throughput, with the machine described.
+* :mod:`lineage.eval.report` - ``lineage eval RUN``: all of the above for one run, into ``metrics.json``.
+* :mod:`lineage.eval.bench` - ``lineage bench table``: every registered model on one data set, one table.
+"""
+
+from lineage.eval.metrics import (am_score, fid, frechet_distance, inception_score, log_spectral_distance,
+                                  modified_inception_score, mrstft_distance, ndb, pitch_accuracy)
+
+__all__ = ["am_score", "fid", "frechet_distance", "inception_score", "log_spectral_distance",
+           "modified_inception_score", "mrstft_distance", "ndb", "pitch_accuracy"]

@@ -1,0 +1,94 @@
+"""Speed, measured properly: a warm-up call, several timed repeats, the median, and the machine named.
+
+* **Real-time factor** (RTF) of generation: wall-clock seconds per second of audio produced. Below 1 is
+  faster than real time. Reported for one clip at a time (a listener waiting for one sound) and for a
+  batch (throughput).
+* **Training throughput**: optimizer steps per second and audio samples per second (batch x segment).
+
+These are benchmarks, not tests: the figures depend on the machine, so they are written down with its
+description (:func:`machine`) and never asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out = {"cpu": cpu, "logical_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+           "torch": torch.__version__, "python": platform.python_version(), "os": platform.system()}
+    if torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    return out
+
+
+def timed(fn, repeats: int = 3, warmup=None) -> dict:
+    """Call ``warmup`` (default ``fn``) once untimed, then ``fn`` ``repeats`` times; wall times in s."""
+    (warmup or fn)()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return {"median": statistics.median(times), "times": [round(t, 4) for t in times]}
+
+
+def generation_speed(entry, model, cond: dict, seconds: float, n: int = 1, repeats: int = 3,
+                     seed: int = 0) -> dict:
+    """RTF of ``entry.sample(model, n, seconds)`` with labels ``cond`` (cut to ``n``): the median over
+    ``repeats`` after a warm-up on a clip a tenth as long."""
+    cond = {k: v[:n] for k, v in cond.items()}
+
+    def run(s=seconds):
+        with torch.no_grad():
+            entry.sample(model, n, s, seed=seed, cond=cond)
+
+    t = timed(run, repeats, warmup=lambda: run(max(seconds / 10, 0.01)))
+    return {"n": n, "seconds": seconds, "wall_s": round(t["median"], 4), "times": t["times"],
+            "rtf": t["median"] / (n * seconds)}
+
+
+def training_speed(entry, cfg, trainset, steps: int = 10, warmup: int = 3) -> dict:
+    """Steps/s and samples/s of the training step (loss, backward, AdamW) of a freshly built model."""
+    torch.manual_seed(0)
+    model = entry.build(cfg).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    rng = np.random.default_rng(0)
+    tc, dc = cfg.train, cfg.data
+
+    def step():
+        batch = trainset.batch(rng, tc.batch_size, dc.segment, dc.crop)
+        out = entry.loss(model, batch)
+        loss = out[0] if isinstance(out, tuple) else out
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    segment = dc.segment or trainset.audio.shape[1]
+    return {"steps_per_s": 1 / med, "samples_per_s": tc.batch_size * segment / med,
+            "batch_size": tc.batch_size, "segment": segment, "step_s": round(med, 4)}

@@ -1,0 +1,75 @@
+"""The judge (evaluation classifier), `lineage eval` and the comparison table on a miniature data set."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lineage import config as C
+from lineage import data as D
+from lineage.cli import main
+from lineage.eval import metrics as M
+from lineage.eval.classifier import FLOOR, get_judge
+
+# the miniature: 150 `tones` clips (five timbres) at 8 kHz, half a second each
+DATA = {"name": "tones", "size": 150, "sample_rate": 8000, "seconds": 0.5}
+SET_DATA = ["data.size=150", "data.sample_rate=8000", "data.seconds=0.5", "data.select={}",
+            "data.pitch_range=[0, 127]"]
+
+
+@pytest.fixture(scope="module")
+def eval_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval-data")
+    D.build("tones", size=150, seed=0, root=root)
+    return root
+
+
+@pytest.fixture
+def judge(eval_root, monkeypatch):
+    monkeypatch.setenv("LINEAGE_DATA", str(eval_root))
+    return get_judge(C.DataConfig(**DATA))
+
+
+def test_judge_is_strong_enough_and_real_data_scores_near_the_number_of_classes(judge, eval_root):
+    assert judge.classes == ["sine", "saw", "square", "bell", "pluck"]
+    assert judge.test_accuracy >= FLOOR and judge.reliable
+    clips = D.load(C.DataConfig(**DATA))
+    probs, feats = judge.model.describe(clips.audio)
+    assert M.inception_score(probs) > 0.8 * len(judge.classes)  # balanced, confidently classified
+    repeated = np.tile(clips.audio[:1], (64, 1))  # one clip, 64 times: no diversity at all
+    assert M.inception_score(judge.model.describe(repeated)[0]) == pytest.approx(1.0, abs=1e-3)
+    # FID in the judge's feature space: half the set vs the other half is far closer than noise vs set
+    noise = np.random.default_rng(0).normal(0, 0.3, clips.audio.shape).astype(np.float32)
+    assert M.fid(feats[::2], feats[1::2]) < 0.2 * M.fid(judge.model.describe(noise)[1], feats)
+
+
+def test_judge_is_cached_and_reloaded_identically(judge, eval_root):
+    again = get_judge(C.DataConfig(**DATA))
+    assert again is not judge and again.info == judge.info
+    x = D.load(C.DataConfig(**DATA)).audio[:8]
+    np.testing.assert_allclose(again.model.describe(x)[0], judge.model.describe(x)[0], atol=1e-6)
+
+
+def test_lineage_eval_writes_metrics_with_the_real_data_rows(judge, eval_root, tiny_overrides, tmp_path,
+                                                             capsys):
+    run = tmp_path / "run"
+    assert main(["train", "wavenet", "--out", str(run), "--quiet", "--set", *tiny_overrides, *SET_DATA]) == 0
+    assert main(["eval", str(run), "--n", "16", "--no-speed"]) == 0
+    out = capsys.readouterr().out
+    assert "real (train)" in out and "real (test)" in out and "WaveNet (2016)" in out
+    m = json.loads((run / "metrics.json").read_text())
+    assert set(m["rows"]) == {"real (train)", "real (test)", "wavenet"}
+    assert m["classifier"]["test_accuracy"] == pytest.approx(judge.test_accuracy, abs=1e-6)
+    real, model = m["rows"]["real (train)"], m["rows"]["wavenet"]
+    assert real["class_accuracy"] >= FLOOR and real["pitch_accuracy"] >= 0.5
+    # six steps of training: the samples are noise, and the metrics say so
+    assert model["fid"] > 5 * real["fid"] and model["is"] < real["is"]
+    assert 5 < model["nll_bits"] <= 8.5  # barely better than uniform over 256 classes (8 bits)
+
+
+def test_lineage_eval_of_a_missing_run_is_one_line(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lineage: error:") and err.count("\n") == 1
