@@ -1,7 +1,14 @@
-"""The comparative listening page: every run's samples, spectrograms and card, on one HTML page.
+"""The comparative listening page: every run's samples, spectrograms, card and figures on one HTML page.
 
-The page is self-contained - audio and images are embedded as data URIs - so it opens from a file://
-URL with no network, can be mailed to a class, and shows the same thing everywhere.
+The page is self-contained - audio and images are embedded as data URIs, the style is inline, there is
+no script - so it opens from a file:// URL with no network, can be mailed to a class, and shows the same
+thing everywhere. It holds, in order:
+
+1. the comparison table per data set (from each run's ``metrics.json``, written by ``lineage eval``),
+   with the real data's own rows first, and the speed figures with the machine they were measured on;
+2. a reference row of real training clips;
+3. one section per run: the system (paper, year, family, what it introduced), its training facts, and a
+   grid of samples, each with a player and a spectrogram.
 """
 
 from __future__ import annotations
@@ -18,48 +25,106 @@ from lineage import audio as A
 from lineage import registry, timeline
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 .meta { color: #555; font-size: 0.9em; }
 .grid { display: flex; flex-wrap: wrap; gap: 12px; }
 .clip { width: 250px; font-size: 0.8em; }
 .clip img { width: 250px; height: 110px; display: block; }
 .clip audio { width: 250px; }
-table { border-collapse: collapse; font-size: 0.85em; } td, th { padding: 2px 10px; text-align: left; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+td, th { padding: 2px 10px; text-align: left; border-bottom: 1px solid #eee; }
+tr.real td { color: #555; font-style: italic; }
+.warn { color: #a00; font-weight: bold; }
 """
 
 
-def write_page(runs: list[Path], output: Path, n_reference: int = 4) -> Path:
+def write_page(runs: list[Path], output: Path, n_reference: int = 4, max_clips: int = 8) -> Path:
     """Write the listening page for ``runs`` (run folders with samples) to ``output``."""
-    sections = []
-    reference = None
+    runs = [Path(r) for r in runs]
+    sections, results, reference = [], [], None
     for run in runs:
+        if not (run / "config.json").is_file():
+            raise FileNotFoundError(f"{run}: not a run folder (no config.json)")
         record = json.loads((run / "config.json").read_text())
         entry = registry.load(record["model"])
         system = timeline.get(entry.system)
-        samples = _latest_samples(run)
-        captions = json.loads((samples / "captions.json").read_text()) if samples else {}
-        clips = [(A.load(p)[0], captions.get(p.name, p.stem)) for p in sorted(samples.glob("*.wav"))] \
-            if samples else []
+        metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else None
+        if metrics:
+            results.append(metrics)
+        samples = _samples_folder(run)
+        captions = json.loads((samples / "captions.json").read_text()) \
+            if samples and (samples / "captions.json").is_file() else {}
+        clips = [(A.load(p)[0], captions.get(p.name, p.stem))
+                 for p in sorted(samples.glob("*.wav"))[:max_clips]] if samples else []
         sr = record["config"]["data"]["sample_rate"]
         log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()] \
             if (run / "log.jsonl").is_file() else []
-        facts = {"steps": log[-1]["step"] if log else 0,
+        facts = {"parameters": f"{_n_params(run):,}" if _n_params(run) else "-",
+                 "data": record["config"]["data"]["name"],
+                 "steps": log[-1]["step"] if log else 0,
                  "final loss": f"{log[-1]['loss']:.4f}" if log else "-",
                  "train time": f"{log[-1]['time']:.0f} s" if log and "time" in log[-1] else "-",
-                 "data": record["config"]["data"]["name"]}
-        sections.append(_section(f"{system.name} ({system.year})", system, facts, clips, sr))
+                 "samples": f"{samples.name} ({len(clips)} shown)" if samples else "none yet"}
+        sections.append(_section(system, facts, clips, sr))
         reference = reference or (record["config"]["data"], sr)
-    body = "".join(sections)
-    if reference:
-        body = _reference_section(*reference, n_reference) + body
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>audio-lineage: listening page"
-            f"</title><style>{STYLE}</style></head><body><h1>audio-lineage: listening page</h1>"
-            f"<p class='meta'>Each row: one system of the lineage, trained on the same data, heard side by "
-            f"side. Spectrograms 0 to -80 dB.</p>{body}</body></html>")
+    body = _comparison(results) + (_reference_section(*reference, n_reference) if reference else "")
+    body += "".join(sections)
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>audio-lineage: listening "
+            f"page</title><style>{STYLE}</style></head><body><h1>audio-lineage: listening page</h1>"
+            f"<p class='meta'>Each section: one system of the lineage, trained on the same data, heard side "
+            f"by side. Spectrograms 0 to -80 dB. The table's metrics come from <code>lineage eval</code>."
+            f"</p>{body}</body></html>")
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(page)
+    from lineage.files import write_atomic
+
+    write_atomic(output, page)
     return output
+
+
+def _comparison(results: list[dict]) -> str:
+    """One metrics table per data set, real rows first, then a speed table."""
+    from lineage.eval.report import COLUMNS
+
+    if not results:
+        return ("<h2>Comparison</h2><p class='meta'>No metrics yet: run <code>lineage eval RUN</code> on "
+                "each run, then write this page again.</p>")
+    out = []
+    for data in sorted({r["data"] for r in results}):
+        group = [r for r in results if r["data"] == data]
+        rows = [(name, row, True) for name, row in group[0]["rows"].items() if name.startswith("real")]
+        rows += [(f"{r['system']} ({r['year']})", r["rows"][r["model"]], False) for r in group]
+        cols = [c for c in COLUMNS if any(row.get(c[0]) is not None for _, row, _ in rows)]
+        head = "".join(f"<th>{html.escape(c[1])}</th>" for c in cols)
+        body = "".join(
+            f"<tr{' class=real' if real else ''}><td>{html.escape(name)}</td>"
+            + "".join(f"<td>{fmt.format(row[k]) if row.get(k) is not None else '-'}</td>" for k, _, fmt in cols)
+            + "</tr>" for name, row, real in rows)
+        judge = group[0]["classifier"]
+        warn = "" if judge["reliable"] else \
+            f" <span class='warn'>below the floor {judge['floor']}: these metrics are unreliable</span>"
+        out.append(f"<h2>Comparison on <code>{html.escape(data)}</code></h2><table><tr><th></th>{head}</tr>"
+                   f"{body}</table><p class='meta'>{group[0]['n']} clips of {group[0]['seconds']} s per row. "
+                   f"Judge: a log-mel CNN classifying {html.escape(judge['label'])} "
+                   f"({len(judge['classes'])} classes), held-out accuracy {judge['test_accuracy']:.3f}.{warn}"
+                   f"</p>{_speed_table(group)}")
+    return "".join(out)
+
+
+def _speed_table(results: list[dict]) -> str:
+    timed = [r for r in results if r.get("speed")]
+    if not timed:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(r['system'])}</td><td>{r['speed']['generation']['rtf']:.3g}</td>"
+        f"<td>{r['generation_batch']['rtf']:.3g} (batch of {r['generation_batch']['n']})</td>"
+        f"<td>{r['speed']['training']['samples_per_s']:,.0f}</td></tr>" for r in timed)
+    m = timed[0]["machine"]
+    return (f"<table><tr><th>speed</th><th>RTF, one clip</th><th>RTF, batch</th>"
+            f"<th>training samples/s</th></tr>{rows}</table><p class='meta'>Real-time factor = wall time / "
+            f"seconds of audio (below 1 is faster than real time); medians after a warm-up. Measured on "
+            f"{html.escape(str(m['cpu']))}, {m['torch_threads']} torch threads, torch {m['torch']}"
+            f"{', ' + html.escape(m['gpu']) if m.get('gpu') else ''}.</p>")
 
 
 def _reference_section(data_cfg: dict, sample_rate: int, n: int) -> str:
@@ -77,17 +142,18 @@ def _reference_section(data_cfg: dict, sample_rate: int, n: int) -> str:
             f"<div class='grid'>{''.join(_clip(a, c, sample_rate) for a, c in clips)}</div>")
 
 
-def _section(title: str, system, facts: dict, clips, sample_rate: int) -> str:
+def _section(system, facts: dict, clips, sample_rate: int) -> str:
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                    for k, v in facts.items())
-    return (f"<h2>{html.escape(title)}</h2><p class='meta'><i>{html.escape(system.paper)}</i>, "
-            f"{html.escape(system.authors)} (arXiv:{system.arxiv}) - {html.escape(system.family)}: "
-            f"{html.escape(system.introduced)}.</p><table>{rows}</table>"
+    return (f"<h2>{html.escape(system.name)} ({system.year}) - {html.escape(system.family)}</h2>"
+            f"<p class='meta'><i>{html.escape(system.paper)}</i>, {html.escape(system.authors)} "
+            f"(arXiv:{system.arxiv}). Introduced: {html.escape(system.introduced)}.</p><table>{rows}</table>"
             f"<div class='grid'>{''.join(_clip(a, c, sample_rate) for a, c in clips)}</div>")
 
 
 def _clip(audio: np.ndarray, caption: str, sample_rate: int) -> str:
-    return (f"<div class='clip'><img alt='spectrogram' src='{_spectrogram_png(audio, sample_rate)}'>"
+    return (f"<div class='clip'><img alt='spectrogram: {html.escape(caption)}' "
+            f"src='{_spectrogram_png(audio, sample_rate)}'>"
             f"<audio controls preload='auto' src='{_wav_data_uri(audio, sample_rate)}'></audio>"
             f"<div>{html.escape(caption)}</div></div>")
 
@@ -115,6 +181,22 @@ def _spectrogram_png(audio: np.ndarray, sample_rate: int) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _latest_samples(run: Path) -> Path | None:
+def _samples_folder(run: Path) -> Path | None:
+    """The evaluation's samples if ``lineage eval`` ran, else the latest training samples."""
+    if (run / "samples" / "eval").is_dir():
+        return run / "samples" / "eval"
     folders = sorted((run / "samples").glob("step_*"))
     return folders[-1] if folders else None
+
+
+def _n_params(run: Path) -> int:
+    """Parameters of the run's latest checkpoint, read from the safetensors header (no weights loaded)."""
+    from safetensors import safe_open
+
+    from lineage.train import latest_checkpoint
+
+    ckpt = latest_checkpoint(run)
+    if ckpt is None or not (ckpt / "model.safetensors").is_file():
+        return 0
+    with safe_open(ckpt / "model.safetensors", framework="np") as f:
+        return int(sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys()))

@@ -104,6 +104,7 @@ def evaluate(run: str | Path, n: int = 256, seconds: float | None = None, seed: 
     gen_wall = time.perf_counter() - t0
     audio = fit_length(torch.cat(chunks).reshape(n, -1).float().numpy(), length)
     log(f"generated {n} x {seconds} s in {gen_wall:.1f} s")
+    save_samples(run / "samples" / "eval", audio[:8], sr, [trainset.describe(cond, i) for i in range(min(n, 8))])
     row, probs = quality(judge, audio, ref)
     if "class" in keys or judge.label in keys:  # asked for a class: did the judge hear that class?
         row["class_accuracy"] = float((probs.argmax(1) == judge.targets(cond[judge.label].numpy())).mean())
@@ -135,6 +136,15 @@ def evaluate(run: str | Path, n: int = 256, seconds: float | None = None, seed: 
 
     write_atomic(run / "metrics.json", json.dumps(clean, indent=2))
     return clean
+
+
+def save_samples(folder: Path, audio: np.ndarray, sample_rate: int, captions: list[str]) -> None:
+    """The first generated clips, for the listening page (``samples/eval/``, with ``captions.json``)."""
+    from lineage import audio as A
+    from lineage.files import write_atomic
+
+    paths = [A.save(folder / f"{i:02d}.wav", a, sample_rate) for i, a in enumerate(audio)]
+    write_atomic(folder / "captions.json", json.dumps({p.name: c for p, c in zip(paths, captions)}, indent=2))
 
 
 def held_out_bits(entry, model, testset, batch: int = 16) -> float:
