@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test unit notebooks nbexec book lab bench clean
+.PHONY: setup demo test unit notebooks nbexec book lab bench bench-table clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,13 @@ lab: $(STAMP)
 # Speed benchmarks (not tests): figures go into the model cards.
 bench: $(STAMP)
 	$(PY) benchmarks/wavenet_generation.py
+
+# The zoo's comparison table on `digits` (tiny presets), kept in benchmarks/results/ for chapter 90.
+BENCH_OUT := runs/bench/digits-tiny
+bench-table: $(STAMP)
+	$(VENV)/bin/lineage bench table --data digits --preset tiny --out $(BENCH_OUT)
+	rm -rf benchmarks/results/digits-tiny && mkdir -p benchmarks/results/digits-tiny
+	cp -r $(BENCH_OUT)/table.md $(BENCH_OUT)/table.json $(BENCH_OUT)/clips benchmarks/results/digits-tiny/
 
 clean:
 	rm -rf runs book/_build .pytest_cache

@@ -96,6 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", default="listening.html")
     s.set_defaults(func=cmd_listen)
 
+    s = sub.add_parser("bench", help="benchmarks: the comparison table of the whole zoo")
+    bsub = s.add_subparsers(metavar="ACTION", required=True)
+    b = bsub.add_parser("table", help="train (or reuse), evaluate and tabulate every model on one data set")
+    b.add_argument("--data", default="digits")
+    b.add_argument("--models", nargs="+", default=["all"], help="model names, or all (default)")
+    b.add_argument("--preset", default="tiny")
+    b.add_argument("--out", default=None, help="folder for runs and results (default runs/bench/DATA-PRESET)")
+    b.add_argument("--n", type=int, default=256)
+    b.add_argument("--seconds", type=float, default=None)
+    b.add_argument("--no-speed", dest="speed", action="store_false")
+    b.add_argument("--set", dest="overrides", action="append", default=[], nargs="+",
+                   metavar="SECTION.KEY=VALUE", help="overrides applied to every model's config")
+    b.set_defaults(func=cmd_bench_table)
+
     s = sub.add_parser("tour", help="train every zoo entry's tiny preset and write a listening page")
     s.add_argument("--out", default="runs/tour")
     s.add_argument("--preset", default="tiny")
@@ -154,18 +168,7 @@ def cmd_data_info(args) -> None:
 
 
 def _run_config(entry, preset: str, data_name: str | None, overrides: list[list[str]]):
-    """Preset, then ``--data``, then ``--set``. A preset's filters (``data.select``, ``data.pitch_range``)
-    belong to its own data set: ``--data`` naming another set starts that set unfiltered."""
-    from lineage.config import DataConfig, apply_override, make_config
-
-    cfg = make_config(entry.Config, entry.preset_path(preset))
-    if data_name and data_name != cfg.data.name:
-        cfg.data.select, cfg.data.pitch_range = DataConfig().select, DataConfig().pitch_range
-        cfg.data.name = data_name
-    for group in overrides:
-        for item in group:
-            apply_override(cfg, item)
-    return cfg
+    return entry.config(preset, data_name, [item for group in overrides for item in group])
 
 
 def cmd_train(args) -> None:
@@ -242,26 +245,31 @@ def cmd_listen(args) -> None:
 
 
 def cmd_tour(args) -> None:
-    import shutil
-
     from lineage import listen, registry
-    from lineage.train import Trainer, latest_checkpoint
+    from lineage.train import train_or_resume
 
     out = Path(args.out)
     runs = []
     for entry in registry.entries():
         run = out / entry.name
-        cfg = _run_config(entry, args.preset, None, [[f"train.sample_n={args.n}",
-                                                       f"train.sample_seconds={args.seconds}"]])
-        if (run / "config.json").is_file() and latest_checkpoint(run) is None:
-            shutil.rmtree(run)  # killed before its first checkpoint: nothing to keep
+        cfg = entry.config(args.preset, None, [f"train.sample_n={args.n}", f"train.sample_seconds={args.seconds}"])
         t0 = time.perf_counter()
-        # a finished run is reused, a killed one resumed; a different config is refused by the Trainer
-        Trainer(entry.name, cfg, run, resume=latest_checkpoint(run) is not None).fit()
+        train_or_resume(entry.name, cfg, run)  # a finished run is reused, a killed one resumed
         print(f"{entry.name}: {time.perf_counter() - t0:.0f} s -> {run}")
         runs.append(run)
     page = listen.write_page(runs, out / "listening.html")
     print(f"listening page: {page}")
+
+
+def cmd_bench_table(args) -> None:
+    from lineage.eval import bench
+
+    models = None if args.models == ["all"] else [m for group in args.models for m in group.split(",")]
+    out = Path(args.out or f"runs/bench/{args.data}-{Path(args.preset).stem}")
+    result = bench.table(args.data, models, args.preset, out, n=args.n, seconds=args.seconds,
+                         overrides=[item for group in args.overrides for item in group], speed=args.speed)
+    print(result["markdown"])
+    print(f"wrote {out / 'table.md'}, {out / 'table.json'}, {out / 'listening.html'}")
 
 
 if __name__ == "__main__":

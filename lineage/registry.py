@@ -71,6 +71,31 @@ class Entry:
                              f"{', '.join(self.presets())} (or a path to a .toml file)")
         return path
 
+    def config(self, preset: str = "tiny", data: str | None = None, overrides=()):
+        """The run config: the preset, then ``data`` (another data set), then ``section.key=value``
+        overrides. A preset's data choices (the filters ``data.select`` and ``data.pitch_range``, and
+        ``data.crop``: cutting at the onset suits notes, not speech) belong to its own data set, so naming
+        another set starts that set unfiltered and randomly cropped; and a model conditioned on labels the new
+        set lacks (``model.cond_keys``, e.g. ``pitch`` for spoken digits) keeps only the labels it has."""
+        from lineage.config import DataConfig, apply_override, make_config
+
+        cfg = make_config(self.Config, self.preset_path(preset))
+        if data and data != cfg.data.name:
+            default = DataConfig()
+            cfg.data.select, cfg.data.pitch_range, cfg.data.crop = default.select, default.pitch_range, default.crop
+            cfg.data.name = data
+            keys = getattr(cfg.model, "cond_keys", None)
+            if keys and hasattr(cfg.model, "cond_classes"):
+                from lineage import data as D
+
+                have = D.load(cfg.data).labels
+                kept = [(k, n) for k, n in zip(keys, cfg.model.cond_classes) if k in have]
+                cfg.model.cond_keys = [k for k, _ in kept]
+                cfg.model.cond_classes = [n for _, n in kept]
+        for item in overrides:
+            apply_override(cfg, item)
+        return cfg
+
     def card(self) -> str:
         readme = self.folder / "README.md"
         return readme.read_text() if readme.is_file() else ""

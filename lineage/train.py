@@ -247,6 +247,16 @@ class Trainer:
                 f.write(json.dumps(row) + "\n")
 
 
+def train_or_resume(model_name: str, cfg: C.RunConfig, run: str | Path, progress: bool = True) -> dict:
+    """Make sure ``run`` holds ``cfg`` trained to the end: train it, resume it if it was killed, or do
+    nothing if it is finished (a run folder with a different config is refused by the Trainer)."""
+    run = Path(run)
+    if (run / "config.json").is_file() and latest_checkpoint(run) is None:
+        shutil.rmtree(run)  # killed before its first checkpoint: nothing to keep
+    trainer = Trainer(model_name, cfg, run, resume=latest_checkpoint(run) is not None, progress=progress)
+    return trainer.fit()
+
+
 # -- loading a finished run -------------------------------------------------------------------------
 
 def latest_checkpoint(run: str | Path) -> Path | None:

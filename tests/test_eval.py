@@ -73,3 +73,25 @@ def test_lineage_eval_of_a_missing_run_is_one_line(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lineage: error:") and err.count("\n") == 1
+
+
+def test_bench_table_tabulates_every_registered_model_and_reuses_its_work(judge, eval_root, tiny_overrides,
+                                                                          tmp_path):
+    from lineage import registry
+
+    out = tmp_path / "bench"
+    args = ["bench", "table", "--data", "tones", "--out", str(out), "--n", "16", "--no-speed",
+            "--set", *tiny_overrides, *SET_DATA]
+    assert main(args) == 0
+    table = json.loads((out / "table.json").read_text())
+    assert [r["model"] for r in table["results"]] == registry.names()
+    md = (out / "table.md").read_text()
+    assert "| real (train) |" in md and "| real (test) |" in md and "WaveNet (2016)" in md
+    assert len(list((out / "clips" / "real").glob("*.wav"))) == 4
+    assert all(len(list((out / "clips" / m).glob("*.wav"))) == 4 for m in registry.names())
+    assert "audio controls" in (out / "listening.html").read_text()
+    # a second call trains and evaluates nothing: the runs are finished and their metrics current
+    assert main(args) == 0
+    again = json.loads((out / "table.json").read_text())
+    assert all("eval_s" not in w for w in again["wall"].values())
+    assert again["results"] == table["results"]

@@ -28,7 +28,7 @@ from lineage.eval import speed as S
 from lineage.eval.classifier import FLOOR, Judge, get_judge
 
 COLUMNS = [("nll_bits", "NLL (bits)", "{:.3f}"), ("fid", "FID ↓", "{:.2f}"), ("is", "IS ↑", "{:.2f}"),
-           ("mis", "mIS ↑", "{:.2f}"), ("am", "AM ↓", "{:.3f}"), ("ndb_k", "NDB/K ↓", "{:.2f}"),
+           ("mis", "mIS ↑", "{:.3g}"), ("am", "AM ↓", "{:.3f}"), ("ndb_k", "NDB/K ↓", "{:.2f}"),
            ("class_accuracy", "class acc", "{:.2f}"), ("pitch_accuracy", "pitch acc", "{:.2f}")]
 
 
@@ -104,7 +104,11 @@ def evaluate(run: str | Path, n: int = 256, seconds: float | None = None, seed: 
     gen_wall = time.perf_counter() - t0
     audio = fit_length(torch.cat(chunks).reshape(n, -1).float().numpy(), length)
     log(f"generated {n} x {seconds} s in {gen_wall:.1f} s")
-    save_samples(run / "samples" / "eval", audio[:8], sr, [trainset.describe(cond, i) for i in range(min(n, 8))])
+    # caption each clip with what the model was told ("class" is the set's class label under another name)
+    told = {trainset.class_label if k == "class" else k for k in keys}
+    asked = {k: v for k, v in cond.items() if k in told}
+    save_samples(run / "samples" / "eval", audio[:8], sr,
+                 [trainset.describe(asked, i) or "unconditional" for i in range(min(n, 8))])
     row, probs = quality(judge, audio, ref)
     if "class" in keys or judge.label in keys:  # asked for a class: did the judge hear that class?
         row["class_accuracy"] = float((probs.argmax(1) == judge.targets(cond[judge.label].numpy())).mean())
