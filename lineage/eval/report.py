@@ -151,8 +151,11 @@ def save_samples(folder: Path, audio: np.ndarray, sample_rate: int, captions: li
     write_atomic(folder / "captions.json", json.dumps({p.name: c for p, c in zip(paths, captions)}, indent=2))
 
 
-def held_out_bits(entry, model, testset, batch: int = 16) -> float:
-    """Mean negative log-likelihood of the held-out clips (whole clips), in bits per sample."""
+def held_out_bits(entry, model, testset, batch: int = 16) -> float | None:
+    """Mean negative log-likelihood of the held-out clips (whole clips), in bits per sample (None when
+    nothing is held out)."""
+    if not len(testset):
+        return None
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(testset), batch):
