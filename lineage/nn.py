@@ -10,6 +10,9 @@ autoregressive model after it). It runs two ways:
   instead of O(receptive field).
 
 Both compute ``y_t = b + sum_{j=0}^{k-1} W_j x_{t - (k-1-j) d}``; a test checks they agree.
+
+:class:`LabelEmbedding` is global conditioning on integer labels (pitch, a class, ...): one embedding
+table per label, summed into one vector that the model adds wherever it listens to its condition.
 """
 
 from __future__ import annotations
@@ -60,3 +63,29 @@ class Queue:
         self.buffer[:, :, self.t % self.length] = x_t
         self.t += 1
 
+
+
+class LabelEmbedding(nn.ModuleDict):
+    """``h = sum_k Embed_k(label_k)``: one table per conditioning label (``model.cond_keys``)."""
+
+    def __init__(self, cond_keys: list[str], cond_classes: list[int], dim: int):
+        if len(cond_keys) != len(cond_classes):
+            raise ValueError(f"model.cond_keys {cond_keys} and model.cond_classes {cond_classes} must "
+                             f"have the same length")
+        super().__init__({k: nn.Embedding(n, dim) for k, n in zip(cond_keys, cond_classes)})
+        self.dim = dim
+        self.register_buffer("zero", torch.zeros(()), persistent=False)  # follows .to() and .double()
+
+    def forward(self, cond: dict | None, batch: int, device=None) -> torch.Tensor:  # -> [B, dim]
+        h = self.zero.new_zeros(batch, self.dim)
+        missing = [k for k in self if cond is None or k not in cond]
+        if missing:
+            raise ValueError(f"this model is conditioned on {list(self)} but got no {missing} (a data set "
+                             f"without such labels needs model.cond_keys and model.cond_classes set to "
+                             f"labels it has)")
+        for k, table in self.items():
+            labels = torch.as_tensor(cond[k], device=device).long().reshape(-1)
+            if labels.min() < 0 or labels.max() >= table.num_embeddings:
+                raise ValueError(f"cond[{k!r}] values must be in 0..{table.num_embeddings - 1}")
+            h = h + table(labels.expand(batch) if labels.numel() == 1 else labels)
+        return h

@@ -43,7 +43,7 @@ SYSTEMS: list[System] = [
            "dilated causal convolutions over mu-law samples, a softmax per sample", (), "wavenet"),
     System("SampleRNN", 2017, "SampleRNN: An Unconditional End-to-End Neural Audio Generation Model",
            "Mehri et al.", "1612.07837", "autoregressive",
-           "a hierarchy of recurrent tiers running at different clock rates", ("WaveNet",)),
+           "a hierarchy of recurrent tiers running at different clock rates", ("WaveNet",), "samplernn"),
     System("NSynth", 2017, "Neural Audio Synthesis of Musical Notes with WaveNet Autoencoders",
            "Engel et al.", "1704.01279", "autoregressive",
            "a WaveNet autoencoder whose temporal embedding morphs timbre; the NSynth data set",

@@ -28,7 +28,11 @@ def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 
     from lineage.eval import report
     from lineage.train import latest_checkpoint, train_or_resume
 
+    from lineage import timeline
+
     entries = registry.entries() if models is None else [registry.load(m) for m in models]
+    order = [s.name for s in timeline.SYSTEMS]
+    entries.sort(key=lambda e: order.index(e.system))  # rows in the order of the lineage
     results, runs, times = [], [], {}
     for entry in entries:
         cfg = entry.config(preset, data, list(overrides))

@@ -37,7 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lineage.audio import mu_law_decode, mu_law_encode
-from lineage.nn import CausalConv1d
+from lineage.nn import CausalConv1d, LabelEmbedding
 
 
 @dataclass
@@ -53,6 +53,9 @@ class Config:
     cond_keys: list[str] = field(default_factory=lambda: ["pitch", "class"])
     cond_classes: list[int] = field(default_factory=lambda: [128, 16])  # number of values of each
     cond_channels: int = field(default=32, metadata={"min": 1})  # size of the conditioning vector h
+    # local conditioning: channels of a sequence y given at the audio rate (0 = none); each layer adds
+    # a 1x1 projection of it inside the gate (section 2.5; the NSynth autoencoder feeds its embedding here)
+    local_channels: int = field(default=0, metadata={"min": 0})
     temperature: float = field(default=1.0, metadata={"min": 0.0})  # sampling temperature
 
 
@@ -72,8 +75,8 @@ class ResidualLayer(nn.Module):
         # z = tanh(W_f * x + V_f h) ⊙ sigmoid(W_g * x + V_g h)
         return torch.tanh(filt) * torch.sigmoid(gate)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor):  # x [B, C, T], cond [B, 2C]
-        z = self.gate(self.dilated(x) + cond[:, :, None])  # [B, C, T]
+    def forward(self, x: torch.Tensor, cond: torch.Tensor):  # x [B, C, T], cond [B, 2C] or [B, 2C, T]
+        z = self.gate(self.dilated(x) + (cond if cond.dim() == 3 else cond[:, :, None]))  # [B, C, T]
         return x + self.residual(z), self.skip(z)  # ([B, C, T], [B, S, T])
 
     def step(self, x_t: torch.Tensor, cond: torch.Tensor, queue):  # x_t [B, C], cond [B, 2C]
@@ -84,20 +87,19 @@ class ResidualLayer(nn.Module):
 class WaveNet(nn.Module):
     def __init__(self, cfg: Config, sample_rate: int = 16000):
         super().__init__()
-        if len(cfg.cond_keys) != len(cfg.cond_classes):
-            raise ValueError(f"model.cond_keys {cfg.cond_keys} and model.cond_classes "
-                             f"{cfg.cond_classes} must have the same length")
         self.cfg = cfg
         self.sample_rate = sample_rate
         Q, C, S = cfg.quantization, cfg.channels, cfg.skip_channels
         # one-hot input followed by a 1x1 convolution == an embedding table: class -> C channels
         self.embed = nn.Embedding(Q, C)
-        self.cond_embed = nn.ModuleDict({k: nn.Embedding(n, cfg.cond_channels)
-                                         for k, n in zip(cfg.cond_keys, cfg.cond_classes)})
+        self.cond_embed = LabelEmbedding(cfg.cond_keys, cfg.cond_classes, cfg.cond_channels)
         self.dilations = [2 ** i for i in range(cfg.dilation_cycle)] * cfg.stacks
         self.layers = nn.ModuleList(ResidualLayer(C, S, cfg.kernel_size, d, cfg.cond_channels)
                                     for d in self.dilations)
         self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(S, S, 1), nn.ReLU(), nn.Conv1d(S, Q, 1))
+        # local conditioning: z = tanh(W_f * x + V_f h + V'_f * y) ⊙ sigmoid(...) with y [B, L, T]
+        self.local = nn.ModuleList(nn.Conv1d(cfg.local_channels, 2 * C, 1) for _ in self.dilations) \
+            if cfg.local_channels else None
 
     @property
     def receptive_field(self) -> int:
@@ -106,28 +108,19 @@ class WaveNet(nn.Module):
 
     def condition(self, cond: dict | None, batch: int, device) -> torch.Tensor:
         """The global conditioning vector ``h = sum_k Embed_k(label_k)``, ``[B, cond_channels]``."""
-        h = torch.zeros(batch, self.cfg.cond_channels, device=device)
-        if not self.cfg.cond_keys:
-            return h
-        missing = [k for k in self.cfg.cond_keys if cond is None or k not in cond]
-        if missing:
-            raise ValueError(f"this WaveNet is conditioned on {self.cfg.cond_keys} but got no {missing} "
-                             f"(a data set without such labels needs model.cond_keys and "
-                             f"model.cond_classes set to labels it has)")
-        for k, table in self.cond_embed.items():
-            labels = torch.as_tensor(cond[k], device=device).long().reshape(-1)
-            if labels.min() < 0 or labels.max() >= table.num_embeddings:
-                raise ValueError(f"cond[{k!r}] values must be in 0..{table.num_embeddings - 1}")
-            h = h + table(labels.expand(batch) if labels.numel() == 1 else labels)
-        return h
+        return self.cond_embed(cond, batch, device)
 
-    def forward(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, h: torch.Tensor, local: torch.Tensor | None = None) -> torch.Tensor:
         """Teacher-forced pass: ``inputs [B, T]`` classes (the signal shifted right by one),
-        ``h [B, E]`` -> logits ``[B, Q, T]`` where output t predicts the sample after input t."""
+        ``h [B, E]`` (and ``local [B, L, T]``, the local condition of each output) -> logits ``[B, Q, T]``
+        where output t predicts the sample after input t."""
         x = self.embed(inputs).transpose(1, 2)  # [B, C, T]
         skips = 0
-        for layer in self.layers:
-            x, s = layer(x, layer.cond(h))
+        for i, layer in enumerate(self.layers):
+            c = layer.cond(h)  # [B, 2C]
+            if local is not None:
+                c = c[:, :, None] + self.local[i](local)  # [B, 2C, T]
+            x, s = layer(x, c)
             skips = skips + s  # sum of skip connections, [B, S, T]
         return self.head(skips)  # [B, Q, T]
 
@@ -137,7 +130,7 @@ class WaveNet(nn.Module):
 
     @torch.inference_mode()
     def generate(self, n: int, length: int, h: torch.Tensor, seed: int = 0,
-                 cached: bool = True) -> torch.Tensor:
+                 cached: bool = True, local: torch.Tensor | None = None) -> torch.Tensor:
         """Draw ``n`` sequences of ``length`` classes, ``[n, length]``.
 
         The uniform numbers that drive sampling are drawn up front from ``seed``, so the naive and the
@@ -151,11 +144,12 @@ class WaveNet(nn.Module):
         if cached:
             queues = [layer.dilated.new_queue(n, device, self.embed.weight.dtype) for layer in self.layers]
             conds = [layer.cond(h) for layer in self.layers]  # constant over time: compute once
+            locs = [proj(local) for proj in self.local] if local is not None else None  # [n, 2C, length]
             for t in range(length):
                 x = self.embed(prev)  # [n, C]
                 skips = 0
-                for layer, queue, c in zip(self.layers, queues, conds):
-                    x, s = layer.step(x, c, queue)
+                for i, (layer, queue, c) in enumerate(zip(self.layers, queues, conds)):
+                    x, s = layer.step(x, c if locs is None else c + locs[i][:, :, t], queue)
                     skips = skips + s
                 logits = _pointwise_seq(self.head, skips)  # [n, Q]
                 prev = out[:, t] = self._draw(logits, uniforms[t])
@@ -163,7 +157,8 @@ class WaveNet(nn.Module):
             history = torch.full((n, 1), self.start_token(), dtype=torch.long, device=device)
             for t in range(length):
                 window = history[:, -self.receptive_field:]  # all that output t can see
-                logits = self.forward(window, h)[:, :, -1]  # [n, Q]: re-run the whole window
+                y = local[:, :, t + 1 - window.shape[1]: t + 1] if local is not None else None
+                logits = self.forward(window, h, y)[:, :, -1]  # [n, Q]: re-run the whole window
                 out[:, t] = self._draw(logits, uniforms[t])
                 history = torch.cat([history, out[:, t:t + 1]], dim=1)
         return out
