@@ -13,6 +13,9 @@ Both compute ``y_t = b + sum_{j=0}^{k-1} W_j x_{t - (k-1-j) d}``; a test checks 
 
 :class:`LabelEmbedding` is global conditioning on integer labels (pitch, a class, ...): one embedding
 table per label, summed into one vector that the model adds wherever it listens to its condition.
+
+:func:`draw` picks the next sample of an autoregressive model from its logits, with uniforms drawn in
+advance - so two generation paths of one model can be checked to pick identical samples.
 """
 
 from __future__ import annotations
@@ -64,7 +67,6 @@ class Queue:
         self.t += 1
 
 
-
 class LabelEmbedding(nn.ModuleDict):
     """``h = sum_k Embed_k(label_k)``: one table per conditioning label (``model.cond_keys``)."""
 
@@ -89,3 +91,12 @@ class LabelEmbedding(nn.ModuleDict):
                 raise ValueError(f"cond[{k!r}] values must be in 0..{table.num_embeddings - 1}")
             h = h + table(labels.expand(batch) if labels.numel() == 1 else labels)
         return h
+
+
+def draw(logits: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Inverse-CDF sampling from ``softmax(logits / temperature)`` (``logits [n, Q]``) with given uniforms
+    ``u [n, 1]``: the first class whose cumulative probability reaches ``u``. Temperature 0 is argmax."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    cdf = torch.softmax(logits.double() / temperature, dim=-1).cumsum(dim=-1)
+    return torch.searchsorted(cdf, u).squeeze(1).clamp(max=logits.shape[-1] - 1)

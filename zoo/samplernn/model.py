@@ -12,14 +12,15 @@ The idea. Like WaveNet, model the waveform one sample at a time, ``p(x) = prod_t
   output down by **learned upsampling**: one linear map produces ``r = F_k / F_(k+1)`` vectors, one
   for each tick of the tier below that falls inside the tier's frame,
 
-      c^(k)_{j r + i} = W_i o^(k)_j + b_i,     i = 0 .. r-1                          (eq. 3-5)
+      c^(k)_{j r + i} = W_i o^(k)_j + b_i,     i = 0 .. r-1                     (section 2.1)
 
 * The **sample-level tier** at the bottom is an MLP - no recurrence - over the embeddings of the last
-  ``w`` samples and the conditioning vector for the sample's position; it outputs the 256 logits (eq. 6-7).
+  ``w`` samples and the conditioning vector for the sample's position; it outputs the 256 logits
+  (section 2.2).
 
 Training is teacher-forced and parallel within each tier (the RNNs run over whole frame sequences);
 gradients are **truncated** every ``tbptt`` samples - the recurrent states flow on, their gradients
-stop - which is how the paper trained on long sequences (truncated backpropagation through time).
+stop - which is how the paper trained on long sequences (truncated backpropagation through time, 2.3).
 
 Generation is sample by sample. Each tier runs only when its clock ticks (every ``F_k`` samples) and
 keeps its upsampled outputs until the tier below has used them, so nothing is recomputed: per sample
@@ -34,6 +35,7 @@ conditioning (pitch, class) is added to every frame tier's input, as WaveNet add
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -41,7 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lineage.audio import mu_law_decode, mu_law_encode
-from lineage.nn import LabelEmbedding
+from lineage.nn import LabelEmbedding, draw
 
 
 @dataclass
@@ -74,11 +76,13 @@ class FrameTier(nn.Module):
     def forward(self, frames, above, h, state):
         """``frames [B, J, F]`` (sample values in [-1, 1]), ``above [B, J, dim]`` from the tier above
         (or None), ``h [B, cond_dim]``, ``state [1, B, dim]`` -> ``([B, J * r, below_dim], state)``."""
+        # inp_j = W_x f_j + V h (+ c^(k-1)_j, the vector the tier above handed down for this tick)
         x = self.inp(frames) + self.cond(h)[:, None, :]
         if above is not None:
             x = x + above
-        out, state = self.rnn(x, state)  # [B, J, dim]
+        out, state = self.rnn(x, state)  # o_j = GRU(o_{j-1}, inp_j), [B, J, dim]
         B, J, _ = out.shape
+        # c^(k)_{j r + i} = W_i o_j + b_i: one linear map gives all r vectors, then they are laid out in time
         return self.up(out).reshape(B, J * self.ratio, -1), state
 
 
@@ -140,7 +144,8 @@ class SampleRNN(nn.Module):
             frames = values[:, L - f: L - f + T].reshape(values.shape[0], T // f, f)  # [B, T/f, f]
             above, state = tier(frames, above, h, state)  # -> [B, T/f * r, below]
             new_states.append(state)
-        # sample level: target t sees the last w samples seq[L + t - w : L + t] and its conditioning vector
+        # sample level: target t sees the last w samples seq[L + t - w : L + t] and its vector c_t:
+        # logits_t = MLP(W [e(x_{t-w}); ...; e(x_{t-1})] + c_t), e an embedding table
         w = self.window
         windows = seq[:, L - w: L - w + T + w - 1].unfold(1, w, 1)[:, :T]  # [B, T, w]
         x = self.mlp_in(self.embed(windows).flatten(2)) + above  # [B, T, mlp_dim]
@@ -177,16 +182,10 @@ class SampleRNN(nn.Module):
             logits = self.mlp(x)  # [n, Q]
             if return_logits:
                 logits_all.append(logits)
-            hist[:, L + t] = force[:, t] if force is not None else self._draw(logits, uniforms[t])
+            drawn = draw(logits, uniforms[t], self.cfg.temperature) if force is None else force[:, t]
+            hist[:, L + t] = drawn
         out = hist[:, L:]
         return (out, torch.stack(logits_all, dim=2)) if return_logits else out
-
-    def _draw(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Inverse-CDF sampling from softmax(logits / temperature) with given uniforms ``u [n, 1]``."""
-        if self.cfg.temperature == 0:
-            return logits.argmax(dim=-1)
-        cdf = torch.softmax(logits.double() / self.cfg.temperature, dim=-1).cumsum(dim=-1)
-        return torch.searchsorted(cdf, u).squeeze(1).clamp(max=logits.shape[-1] - 1)
 
 
 # --- the zoo protocol --------------------------------------------------------------------------------
@@ -221,7 +220,7 @@ def loss(model: SampleRNN, batch: dict) -> tuple[torch.Tensor, dict]:
         total = total + F.cross_entropy(logits, seq[:, L + s: L + e], reduction="sum")
         states = [st.detach() for st in states]  # truncate: gradients stop at the chunk boundary
     nll = total / (seq.shape[0] * T)  # nats per sample
-    return nll, {"bits": nll.item() / 0.6931471805599453}
+    return nll, {"bits": nll.item() / math.log(2)}
 
 
 def nll(model: SampleRNN, batch: dict) -> torch.Tensor:

@@ -37,7 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lineage.audio import mu_law_decode, mu_law_encode
-from lineage.nn import CausalConv1d, LabelEmbedding
+from lineage.nn import CausalConv1d, LabelEmbedding, draw
 
 
 @dataclass
@@ -152,23 +152,16 @@ class WaveNet(nn.Module):
                     x, s = layer.step(x, c if locs is None else c + locs[i][:, :, t], queue)
                     skips = skips + s
                 logits = _pointwise_seq(self.head, skips)  # [n, Q]
-                prev = out[:, t] = self._draw(logits, uniforms[t])
+                prev = out[:, t] = draw(logits, uniforms[t], self.cfg.temperature)
         else:
             history = torch.full((n, 1), self.start_token(), dtype=torch.long, device=device)
             for t in range(length):
                 window = history[:, -self.receptive_field:]  # all that output t can see
                 y = local[:, :, t + 1 - window.shape[1]: t + 1] if local is not None else None
                 logits = self.forward(window, h, y)[:, :, -1]  # [n, Q]: re-run the whole window
-                out[:, t] = self._draw(logits, uniforms[t])
+                out[:, t] = draw(logits, uniforms[t], self.cfg.temperature)
                 history = torch.cat([history, out[:, t:t + 1]], dim=1)
         return out
-
-    def _draw(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Inverse-CDF sampling from softmax(logits / temperature) with given uniforms ``u [n, 1]``."""
-        if self.cfg.temperature == 0:
-            return logits.argmax(dim=-1)
-        cdf = torch.softmax(logits.double() / self.cfg.temperature, dim=-1).cumsum(dim=-1)
-        return torch.searchsorted(cdf, u).squeeze(1).clamp(max=logits.shape[-1] - 1)
 
 
 def _pointwise(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
