@@ -167,16 +167,12 @@ def cmd_data_info(args) -> None:
     print(json.dumps(info, indent=2))
 
 
-def _run_config(entry, preset: str, data_name: str | None, overrides: list[list[str]]):
-    return entry.config(preset, data_name, [item for group in overrides for item in group])
-
-
 def cmd_train(args) -> None:
     from lineage import registry
     from lineage.train import Trainer
 
     entry = registry.load(args.model)
-    cfg = _run_config(entry, args.preset, args.data, args.overrides)
+    cfg = entry.config(args.preset, args.data, [item for group in args.overrides for item in group])
     out = Path(args.out or f"runs/{args.model}-{Path(args.preset).stem}")
     t0 = time.perf_counter()
     trainer = Trainer(args.model, cfg, out, resume=args.resume, progress=not args.quiet)

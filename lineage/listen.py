@@ -60,7 +60,8 @@ def write_page(runs: list[Path], output: Path, n_reference: int = 4, max_clips: 
         sr = record["config"]["data"]["sample_rate"]
         log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()] \
             if (run / "log.jsonl").is_file() else []
-        facts = {"parameters": f"{_n_params(run):,}" if _n_params(run) else "-",
+        n_params = _n_params(run)
+        facts = {"parameters": f"{n_params:,}" if n_params else "-",
                  "data": record["config"]["data"]["name"],
                  "steps": log[-1]["step"] if log else 0,
                  "final loss": f"{log[-1]['loss']:.4f}" if log else "-",

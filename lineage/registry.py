@@ -88,7 +88,7 @@ class Entry:
             if keys and hasattr(cfg.model, "cond_classes"):
                 from lineage import data as D
 
-                have = D.load(cfg.data).labels
+                have = D.label_names(cfg.data)
                 kept = [(k, n) for k, n in zip(keys, cfg.model.cond_classes) if k in have]
                 cfg.model.cond_keys = [k for k, _ in kept]
                 cfg.model.cond_classes = [n for _, n in kept]

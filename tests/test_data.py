@@ -56,6 +56,7 @@ def test_load_filters_and_resamples(data_root):
     rows = [json.loads(r) for r in (data_root / "tones" / "manifest.jsonl").read_text().splitlines()]
     expected = sum(50 <= r["pitch"] <= 70 and r["timbre"] in ("saw", "pluck") for r in rows)
     assert len(clips) == expected > 0
+    assert D.label_names(cfg) == set(clips.labels) == {"pitch", "velocity", "timbre", "class"}
 
 
 def test_unknown_selection_is_a_clear_error(data_root):

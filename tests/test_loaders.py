@@ -44,6 +44,8 @@ def test_sc09_keeps_digits_only_and_reads_the_splits(tmp_path):
     assert sorted(clips.vocab["split"]) == ["test", "train"]
     test_only = D.load(DataConfig(name="sc09", path=str(root), select={"split": ["test"]}))
     assert len(test_only) == 1
+    # the label names without reading audio are the labels the loaded clips carry
+    assert D.label_names(DataConfig(name="sc09", path=str(root))) == set(clips.labels)
 
 
 def test_ljspeech_reads_transcripts_and_resamples(tmp_path):

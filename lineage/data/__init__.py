@@ -286,6 +286,24 @@ def load(cfg, build_if_missing: bool = True, root: Path | None = None) -> ClipSe
     return _clipset(cfg, keep, base, vocab, class_label)
 
 
+def label_names(cfg) -> set[str]:
+    """The labels the clips of a data set carry (``class`` included where the set has one), read from its
+    manifest or listing without loading any audio (a recipe set is built first if it is missing)."""
+    if cfg.name in loaders.LOADERS:
+        if not cfg.path:
+            raise ValueError(f"data set {cfg.name} is read from disk: set data.path to its folder")
+        src = loaders.LOADERS[cfg.name](Path(cfg.path))
+        first, class_label = src.rows[0], src.class_label
+    else:
+        folder = data_root() / cfg.name
+        if read_build_info(folder) is None:
+            build(cfg.name, size=cfg.size, seed=cfg.seed)
+        with open(folder / "manifest.jsonl") as f:
+            first = json.loads(f.readline())
+        class_label = recipe(cfg.name).class_label
+    return {k for k in first if k not in ("file", "sha256", "text")} | ({"class"} if class_label else set())
+
+
 def _clipset(cfg, rows: list[dict], base: Path, vocab: dict, class_label: str | None) -> ClipSet:
     """Read every row's audio (mono, ``data.sample_rate``, ``data.seconds``) and encode its labels.
 

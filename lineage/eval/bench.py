@@ -80,10 +80,11 @@ def _reusable_metrics(run: Path, n: int, seconds, checkpoint: str, speed: bool) 
 def _real_clips(run: Path, folder: Path, k: int, fit_length, result: dict) -> None:
     """``k`` real training clips of the run's data, at the evaluated length, with captions."""
     from lineage import audio as A
+    from lineage import config as C
     from lineage import data as D
-    from lineage.train import load_run
 
-    _, cfg, _ = load_run(run)
+    record = json.loads((run / "config.json").read_text())
+    cfg = C.from_dict(registry.load(record["model"]).Config, record["config"])
     trainset, _ = D.load(cfg.data).split(cfg.data.holdout, seed=cfg.data.seed)
     idx = np.random.default_rng(0).choice(len(trainset), min(k, len(trainset)), replace=False)
     labels = {key: v[idx] for key, v in trainset.labels.items()}

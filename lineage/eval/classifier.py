@@ -126,13 +126,14 @@ def class_index(values: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 def get_judge(data_cfg, label: str | None = None, seed: int = 0, root: Path | None = None,
-              steps: int = 1000, progress: bool = False) -> Judge:
-    """The cached classifier for ``data_cfg`` (trained now if there is none)."""
+              steps: int = 1000, progress: bool = False, dataset=None) -> Judge:
+    """The cached classifier for ``data_cfg`` (trained now if there is none); ``dataset`` is the loaded
+    set when the caller has it already."""
     from safetensors.torch import load_file
 
     from lineage import data as D
 
-    dataset = D.load(data_cfg)
+    dataset = dataset if dataset is not None else D.load(data_cfg)
     label = label or dataset.class_label
     if label is None or label not in dataset.labels:
         raise ValueError(f"data set {data_cfg.name} has no label {label!r} to train a classifier on; "

@@ -69,7 +69,7 @@ def evaluate(run: str | Path, n: int = 256, seconds: float | None = None, seed: 
     seconds = seconds or cfg.data.seconds
     length = int(round(seconds * sr))
     t0 = time.perf_counter()
-    judge = get_judge(cfg.data, seed=0)
+    judge = get_judge(cfg.data, seed=0, dataset=dataset)
     log(f"classifier ({judge.label}, {len(judge.classes)} classes): held-out accuracy "
         f"{judge.test_accuracy:.3f} ({time.perf_counter() - t0:.0f} s)")
 
