@@ -85,7 +85,7 @@ def write_page(runs: list[Path], output: Path, n_reference: int = 4, max_clips: 
 
 def _comparison(results: list[dict]) -> str:
     """One metrics table per data set, real rows first, then a speed table."""
-    from lineage.eval.report import COLUMNS
+    from lineage.eval.report import COLUMNS, table_rows
 
     if not results:
         return ("<h2>Comparison</h2><p class='meta'>No metrics yet: run <code>lineage eval RUN</code> on "
@@ -93,8 +93,7 @@ def _comparison(results: list[dict]) -> str:
     out = []
     for data in sorted({r["data"] for r in results}):
         group = [r for r in results if r["data"] == data]
-        rows = [(name, row, True) for name, row in group[0]["rows"].items() if name.startswith("real")]
-        rows += [(f"{r['system']} ({r['year']})", r["rows"][r["model"]], False) for r in group]
+        rows = table_rows(group)
         cols = [c for c in COLUMNS if any(row.get(c[0]) is not None for _, row, _ in rows)]
         head = "".join(f"<th>{html.escape(c[1])}</th>" for c in cols)
         body = "".join(

@@ -47,7 +47,7 @@ SYSTEMS: list[System] = [
     System("NSynth", 2017, "Neural Audio Synthesis of Musical Notes with WaveNet Autoencoders",
            "Engel et al.", "1704.01279", "autoregressive",
            "a WaveNet autoencoder whose temporal embedding morphs timbre; the NSynth data set",
-           ("WaveNet",)),
+           ("WaveNet",), "nsynth"),
     System("WaveGAN", 2019, "Adversarial Audio Synthesis", "Donahue et al.", "1802.04208", "gan",
            "a DCGAN in 1-D with phase shuffle: a whole clip from one network pass", ()),
     System("GANSynth", 2019, "GANSynth: Adversarial Neural Audio Synthesis", "Engel et al.",

@@ -162,6 +162,21 @@ def mrstft_distance(x, y, resolutions=RESOLUTIONS, per_clip: bool = False):
     return d if per_clip else d.mean()
 
 
+def spectral_convergence(x, y, resolutions=RESOLUTIONS) -> float:
+    """The linear half of :func:`mrstft_distance` alone: ``|| |Y| - |X| ||_F / || |X| ||_F`` averaged over
+    resolutions and clips. It weighs bins by their energy, so it hears the partials and not the noise
+    floor - where the log-magnitude half counts a quiet bin's hiss as much as a loud bin's error."""
+    x, y = torch.as_tensor(x).float(), torch.as_tensor(y).float()
+    x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+    total = 0.0
+    for n_fft, hop in resolutions:
+        while n_fft > x.shape[-1] and n_fft > 16:
+            n_fft, hop = n_fft // 2, max(1, hop // 2)
+        mx, my = _magnitude(x, n_fft, hop), _magnitude(y, n_fft, hop)
+        total = total + torch.linalg.norm(my - mx, dim=(1, 2)) / torch.linalg.norm(mx, dim=(1, 2))
+    return float((total / len(resolutions)).mean())
+
+
 def log_spectral_distance(x, y, n_fft: int = 2048, hop: int = 512) -> float:
     """``mean_frames sqrt(mean_f (10 log10 |X|^2 - 10 log10 |Y|^2)^2)`` in dB, averaged over clips."""
     x, y = torch.as_tensor(x).float(), torch.as_tensor(y).float()

@@ -11,6 +11,13 @@ One row per set of clips, all judged by the same classifier at the same clip len
 
 Reference statistics (FID's Gaussian, NDB's bins, AM's class marginal) come from every training clip.
 Likelihood models (an entry with ``nll``) also report held-out negative log-likelihood in bits per sample.
+
+Autoencoders (an entry with ``reconstruct(model, batch, seed)``) are also asked to reconstruct held-out
+clips, scored by MR-STFT distance, its spectral-convergence half (SC) and log-spectral distance against
+the originals, beside two baselines
+that need no model: noise shaped to the training set's mean spectrum, and another training note of the
+same pitch. Their ``nll`` is the likelihood of a clip *given its own embedding*, a different quantity from
+an unconditional model's, so it gets its own column (``NLL | z``).
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from lineage.eval import metrics as M
 from lineage.eval import speed as S
 from lineage.eval.classifier import FLOOR, Judge, get_judge
 
-COLUMNS = [("nll_bits", "NLL (bits)", "{:.3f}"), ("fid", "FID ↓", "{:.2f}"), ("is", "IS ↑", "{:.2f}"),
+COLUMNS = [("nll_bits", "NLL (bits)", "{:.3f}"), ("recon_nll_bits", "NLL | z (bits)", "{:.3f}"),
+           ("mrstft", "MR-STFT ↓", "{:.3f}"), ("sc", "SC ↓", "{:.3f}"), ("lsd", "LSD (dB) ↓", "{:.2f}"), ("fid", "FID ↓", "{:.2f}"), ("is", "IS ↑", "{:.2f}"),
            ("mis", "mIS ↑", "{:.3g}"), ("am", "AM ↓", "{:.3f}"), ("ndb_k", "NDB/K ↓", "{:.2f}"),
            ("class_accuracy", "class acc", "{:.2f}"), ("pitch_accuracy", "pitch acc", "{:.2f}")]
 
@@ -55,7 +63,7 @@ def model_conditioning(cfg) -> list[str]:
 
 
 def evaluate(run: str | Path, n: int = 256, seconds: float | None = None, seed: int = 0,
-             speed: bool = True, batch: int = 64, log=print) -> dict:
+             speed: bool = True, batch: int = 64, n_recon: int = 16, log=print) -> dict:
     """Evaluate a run folder and write ``metrics.json`` into it; returns the metrics."""
     from lineage import data as D
     from lineage import timeline
@@ -114,10 +122,17 @@ def evaluate(run: str | Path, n: int = 256, seconds: float | None = None, seed: 
         row["class_accuracy"] = float((probs.argmax(1) == judge.targets(cond[judge.label].numpy())).mean())
     if "pitch" in keys and "pitch" in cond:
         row.update(M.pitch_accuracy(audio, sr, cond["pitch"].numpy()))
+    autoencoder = hasattr(entry.module, "reconstruct")
     if hasattr(entry.module, "nll"):
-        row["nll_bits"] = held_out_bits(entry, model, testset)
+        row["recon_nll_bits" if autoencoder else "nll_bits"] = held_out_bits(entry, model, testset)
     row["n"] = n
     rows[entry.name] = row
+    if autoencoder and len(testset):
+        t0 = time.perf_counter()
+        rows.update(reconstruction_rows(entry, model, trainset, testset, min(n_recon, len(testset)), length,
+                                        seed, run / "samples" / "recon"))
+        rows[entry.name].update(rows.pop("reconstruction"))
+        log(f"reconstructed {min(n_recon, len(testset))} held-out clips in {time.perf_counter() - t0:.1f} s")
 
     result = {
         "run": run.name, "model": entry.name, "system": entry.system,
@@ -151,6 +166,57 @@ def save_samples(folder: Path, audio: np.ndarray, sample_rate: int, captions: li
     write_atomic(folder / "captions.json", json.dumps({p.name: c for p, c in zip(paths, captions)}, indent=2))
 
 
+def mean_spectrum_noise(clips: np.ndarray, n: int, length: int, seed: int = 0, n_fft: int = 512,
+                        hop: int = 128) -> np.ndarray:
+    """``n`` clips of noise whose STFT magnitude is the mean magnitude of ``clips`` ``[N, T]`` at every
+    frame, with uniformly random phase: the average note, with nothing of any particular one."""
+    x = torch.from_numpy(fit_length(clips, length))
+    window = torch.hann_window(n_fft)
+    mean_mag = torch.stft(x, n_fft, hop, window=window, return_complex=True).abs().mean(0)  # [F, frames]
+    g = torch.Generator().manual_seed(seed)
+    phase = torch.rand((n, *mean_mag.shape), generator=g) * 2 * math.pi
+    spec = torch.polar(mean_mag.expand(n, -1, -1).contiguous(), phase)
+    return torch.istft(spec, n_fft, hop, window=window, length=length).numpy().astype(np.float32)
+
+
+def same_pitch_other_note(trainset, pitches: np.ndarray, length: int, seed: int = 0) -> np.ndarray:
+    """For each held-out pitch, a random training clip of the nearest pitch: right note, wrong sound."""
+    rng = np.random.default_rng(seed)
+    train_pitch = trainset.labels["pitch"]
+    out = []
+    for p in pitches:
+        gap = np.abs(train_pitch - p)
+        out.append(rng.choice(np.flatnonzero(gap == gap.min())))
+    return fit_length(trainset.audio[np.array(out)], length)
+
+
+def reconstruction_rows(entry, model, trainset, testset, k: int, length: int, seed: int,
+                        folder: Path) -> dict:
+    """MR-STFT and log-spectral distance of the model's reconstructions of ``k`` held-out clips, and of
+    the two baselines; the first four originals and reconstructions are saved in ``folder``."""
+    idx = np.arange(k)
+    original = fit_length(testset.audio[idx], length)
+    batch = {"audio": torch.from_numpy(original)[:, None]}
+    batch.update({key: torch.from_numpy(v[idx]) for key, v in testset.labels.items()})
+    with torch.no_grad():
+        recon = entry.module.reconstruct(model, batch, seed=seed).reshape(k, -1).float().numpy()
+    recon = fit_length(recon, length)
+    candidates = {"reconstruction": recon,
+                  "baseline: mean-spectrum noise": mean_spectrum_noise(trainset.audio, k, length, seed)}
+    if "pitch" in testset.labels:
+        candidates["baseline: same pitch, other note"] = same_pitch_other_note(
+            trainset, testset.labels["pitch"][idx], length, seed)
+    rows = {name: {"mrstft": float(M.mrstft_distance(original, clips)),
+                   "sc": M.spectral_convergence(original, clips),
+                   "lsd": M.log_spectral_distance(original, clips), "n": k}
+            for name, clips in candidates.items()}
+    pairs = [x for i in range(min(4, k)) for x in (original[i], recon[i])]
+    captions = [f"{kind} {testset.describe({key: v[idx] for key, v in testset.labels.items()}, i)}"
+                for i in range(min(4, k)) for kind in ("original", "reconstruction")]
+    save_samples(folder, np.stack(pairs), trainset.sample_rate, captions)
+    return rows
+
+
 def held_out_bits(entry, model, testset, batch: int = 16) -> float | None:
     """Mean negative log-likelihood of the held-out clips (whole clips), in bits per sample (None when
     nothing is held out)."""
@@ -180,12 +246,23 @@ def _json_safe(x):
     return x
 
 
+def table_rows(results: list[dict]) -> list[tuple[str, dict, bool]]:
+    """``(name, row, is_reference)`` for a comparison table: the real rows of the first result, the
+    baselines of the first result that has them, then every model's row."""
+    rows = [(name, r, True) for name, r in results[0]["rows"].items() if name.startswith("real")]
+    for m in results:
+        base = [(name, r, True) for name, r in m["rows"].items() if name.startswith("baseline")]
+        if base:
+            rows += base
+            break
+    return rows + [(f"{m['system']} ({m['year']})", m["rows"][m["model"]], False) for m in results]
+
+
 def format_table(results: list[dict], markdown: bool = False) -> str:
     """The comparison table: the real rows of the first result, then every model's row."""
     if not results:
         return ""
-    rows = [(name, r) for name, r in results[0]["rows"].items() if name.startswith("real")]
-    rows += [(f"{m['system']} ({m['year']})", m["rows"][m["model"]]) for m in results]
+    rows = [(name, r) for name, r, _ in table_rows(results)]
     cols = [c for c in COLUMNS if any(r.get(c[0]) is not None for _, r in rows)]
     header = ["", *[c[1] for c in cols]]
     body = [[name, *[(fmt.format(r[k]) if r.get(k) is not None else "-") for k, _, fmt in cols]]
