@@ -230,6 +230,10 @@ class Trainer:
             if not resume:
                 raise FileExistsError(f"{self.out}: a run already lives here; pass --resume to continue "
                                       f"it or choose another --out")
+            try:  # the saved config read with today's defaults: a field added since is not a difference
+                old["config"] = C.to_dict(C.from_dict(type(self.cfg.model), old["config"]))
+            except C.ConfigError:
+                pass  # a key that no longer exists: reported as a difference below
             diffs = _differences(old, record)
             diffs = [d for d in diffs if d != "config.train.steps"]  # extending a run is allowed
             if diffs:

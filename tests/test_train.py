@@ -55,6 +55,15 @@ def test_resume_refuses_a_different_config(tmp_path, tiny_overrides):
         trainer(tmp_path, tiny_overrides)
 
 
+def test_resume_accepts_a_run_saved_before_a_config_field_existed(tmp_path, tiny_overrides):
+    trainer(tmp_path, tiny_overrides + ["train.steps=2"]).fit()
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["config"]["model"]["local_channels"]  # as written by a version without that field
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    trainer(tmp_path, tiny_overrides + ["train.steps=3"], resume=True).fit()
+    assert latest_checkpoint(tmp_path).name == "step_0000003"
+
+
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_overrides, monkeypatch):
     t = trainer(tmp_path, tiny_overrides)
     real_loss = t.entry.module.loss
