@@ -15,7 +15,12 @@ Optional parts the evaluation uses when present (:mod:`lineage.eval`):
 * ``nll(model, batch)`` - mean negative log-likelihood in nats per sample (likelihood models), reported
   on held-out clips in bits per sample;
 * ``model.cond_keys`` in the Config - the labels the model is conditioned on; the evaluation then checks
-  that generated clips have the asked class (``class``) and pitch (``pitch``).
+  that generated clips have the asked class (``class``) and pitch (``pitch``);
+* ``reconstruct(model, batch, seed)`` - audio rebuilt from ``batch`` (autoencoders, resynthesis
+  models); the evaluation then scores reconstructions of held-out clips.
+
+And one the Trainer and the evaluation use: ``prepare(run_config, clipset) -> clipset``, to compute
+per-frame features once for the whole set (``ClipSet.frames``, cropped with the audio in every batch).
 """
 
 from __future__ import annotations
@@ -50,6 +55,11 @@ class Entry:
     def sample(self, model, n: int, seconds: float, seed: int = 0, cond=None):
         return self.module.sample(model, n, seconds, seed=seed, cond=cond)
 
+    def prepare(self, cfg, clips):
+        """The data set as this model trains on it (features added by the entry's ``prepare``, if any)."""
+        prepare = getattr(self.module, "prepare", None)
+        return prepare(cfg, clips) if prepare else clips
+
     @property
     def folder(self) -> Path:
         return Path(self.module.__file__).parent
@@ -73,25 +83,28 @@ class Entry:
 
     def config(self, preset: str = "tiny", data: str | None = None, overrides=()):
         """The run config: the preset, then ``data`` (another data set), then ``section.key=value``
-        overrides. A preset's data choices (the filters ``data.select`` and ``data.pitch_range``, and
-        ``data.crop``: cutting at the onset suits notes, not speech) belong to its own data set, so naming
-        another set starts that set unfiltered and randomly cropped; and a model conditioned on labels the new
-        set lacks (``model.cond_keys``, e.g. ``pitch`` for spoken digits) keeps only the labels it has."""
+        overrides. A preset's data choices (the filters ``data.select`` and ``data.pitch_range``,
+        ``data.crop`` - cutting at the onset suits notes, not speech - and ``data.holdout``, sized for its
+        own set) belong to its own data set, so naming another set starts that set unfiltered, randomly
+        cropped and with the default split; and a model conditioned on labels the new set lacks
+        (``model.cond_keys``, e.g. ``pitch`` for spoken digits) keeps only the labels it has."""
         from lineage.config import DataConfig, apply_override, make_config
 
         cfg = make_config(self.Config, self.preset_path(preset))
         if data and data != cfg.data.name:
             default = DataConfig()
             cfg.data.select, cfg.data.pitch_range, cfg.data.crop = default.select, default.pitch_range, default.crop
+            cfg.data.holdout = default.holdout
             cfg.data.name = data
             keys = getattr(cfg.model, "cond_keys", None)
-            if keys and hasattr(cfg.model, "cond_classes"):
+            if keys:
                 from lineage import data as D
 
                 have = D.label_names(cfg.data)
-                kept = [(k, n) for k, n in zip(keys, cfg.model.cond_classes) if k in have]
-                cfg.model.cond_keys = [k for k, _ in kept]
-                cfg.model.cond_classes = [n for _, n in kept]
+                if hasattr(cfg.model, "cond_classes"):
+                    kept = [(k, n) for k, n in zip(keys, cfg.model.cond_classes) if k in have]
+                    cfg.model.cond_classes = [n for _, n in kept]
+                cfg.model.cond_keys = [k for k in keys if k in have]
         for item in overrides:
             apply_override(cfg, item)
         return cfg

@@ -78,7 +78,7 @@ class Trainer:
         self.device = self.accelerator.device
         self._check_run_folder(model_name, resume)
 
-        data = D.load(cfg.data)
+        data = self.entry.prepare(cfg, D.load(cfg.data))
         self.trainset, self.testset = data.split(cfg.data.holdout, seed=cfg.data.seed)
 
         torch.manual_seed(tc.seed)

@@ -2,6 +2,7 @@ import json
 
 import librosa
 import numpy as np
+import torch
 import pytest
 
 from lineage import audio as A
@@ -89,3 +90,18 @@ def test_a_tampered_manifest_is_refused(tmp_path):
     manifest.write_text(manifest.read_text().replace('"pitch": ', '"pitch": 1', 1))
     with pytest.raises(ValueError, match="manifest.jsonl: checksum differs"):
         D.load(DataConfig(size=6), root=tmp_path)
+
+
+def test_per_frame_features_are_cropped_with_the_audio_on_frame_boundaries():
+    hop, n, length = 4, 6, 64
+    audio = np.tile(np.arange(length, dtype=np.float32), (n, 1)) + 1000 * np.arange(n)[:, None]
+    frames = {"f0": audio[:, ::hop] + 0.5}  # frame j holds (sample j * hop) + 0.5 of the same clip
+    clips = D.ClipSet("mini", 100, audio, {"pitch": np.arange(n)}, {}, frames=frames, hop=hop)
+    batch = clips.batch(np.random.default_rng(0), 16, segment=20, crop="random")
+    assert batch["audio"].shape == (16, 1, 20) and batch["f0"].shape == (16, 5)
+    first = batch["audio"][:, 0, 0]
+    assert torch.all(first % 1000 % hop == 0)  # crops start on a frame boundary
+    assert torch.equal(batch["f0"][:, 0], first + 0.5)  # and the features start at the same frame
+    assert torch.equal(batch["f0"][:, -1], batch["audio"][:, 0, 16] + 0.5)
+    held = clips.split(0.5, seed=0)[1]
+    assert held.frames["f0"].shape == (3, 16) and held.hop == hop

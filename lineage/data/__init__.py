@@ -179,6 +179,10 @@ class ClipSet:
     vocab: dict[str, list[str]]
     class_label: str | None = None  # which label is also offered as "class"
     texts: list[str] | None = None  # a transcript or caption per clip, where the set has them
+    # per-frame features computed once for a model (f0, loudness...): {name: [N, frames]}, one frame
+    # every `hop` samples; batches crop them together with the audio
+    frames: dict[str, np.ndarray] = field(default_factory=dict)
+    hop: int = 0
 
     def __len__(self) -> int:
         return len(self.audio)
@@ -186,7 +190,8 @@ class ClipSet:
     def subset(self, mask: np.ndarray) -> "ClipSet":
         texts = [t for t, m in zip(self.texts, mask) if m] if self.texts is not None else None
         return ClipSet(self.name, self.sample_rate, self.audio[mask],
-                       {k: v[mask] for k, v in self.labels.items()}, self.vocab, self.class_label, texts)
+                       {k: v[mask] for k, v in self.labels.items()}, self.vocab, self.class_label, texts,
+                       {k: v[mask] for k, v in self.frames.items()}, self.hop)
 
     def split(self, holdout: float, seed: int = 0) -> tuple["ClipSet", "ClipSet"]:
         """A fixed random (train, held-out) split; the held-out part is ``holdout`` of the clips."""
@@ -198,16 +203,23 @@ class ClipSet:
 
     def batch(self, rng: np.random.Generator, batch_size: int, segment: int = 0,
               crop: str = "random") -> dict[str, torch.Tensor]:
-        """Draw a training batch: ``audio [B, 1, segment]`` and each label ``[B]``."""
+        """Draw a training batch: ``audio [B, 1, segment]``, each label ``[B]`` and each per-frame
+        feature ``[B, segment // hop]`` (a random crop then starts on a frame boundary)."""
         idx = rng.integers(0, len(self), batch_size)
         clips = self.audio[idx]
+        frames = {k: v[idx] for k, v in self.frames.items()}
         length = clips.shape[1]
         if segment and segment < length:
             starts = (rng.integers(0, length - segment + 1, batch_size) if crop == "random"
                       else np.zeros(batch_size, dtype=int))
+            if self.frames:  # move each crop back to the frame boundary at or before its start
+                starts -= starts % self.hop
+                first, n = starts // self.hop, segment // self.hop
+                frames = {k: np.stack([f[s:s + n] for f, s in zip(v, first)]) for k, v in frames.items()}
             clips = np.stack([c[s:s + segment] for c, s in zip(clips, starts)])
         batch = {"audio": torch.from_numpy(np.ascontiguousarray(clips))[:, None, :]}
         batch.update({k: torch.from_numpy(v[idx]) for k, v in self.labels.items()})
+        batch.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in frames.items()})
         return batch
 
     def label_batch(self, n: int, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -33,9 +33,13 @@ def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 
     entries = registry.entries() if models is None else [registry.load(m) for m in models]
     order = [s.name for s in timeline.SYSTEMS]
     entries.sort(key=lambda e: order.index(e.system))  # rows in the order of the lineage
+    configs = [entry.config(preset, data, list(overrides)) for entry in entries]
+    rates = {e.name: c.data.sample_rate for e, c in zip(entries, configs)}
+    if len(set(rates.values())) > 1:  # one judge, one rate: a table across rates would compare judges
+        raise ValueError(f"bench table: the presets' sample rates differ ({', '.join(f'{m} {r}' for m, r in rates.items())}); "
+                         f"one judge needs one rate - pass --set data.sample_rate=N")
     results, runs, times = [], [], {}
-    for entry in entries:
-        cfg = entry.config(preset, data, list(overrides))
+    for entry, cfg in zip(entries, configs):
         run = out / "runs" / entry.name
         t0 = time.perf_counter()
         train_or_resume(entry.name, cfg, run)

@@ -17,7 +17,7 @@ clips, scored by MR-STFT distance, its spectral-convergence half (SC) and log-sp
 the originals, beside two baselines
 that need no model: noise shaped to the training set's mean spectrum, and another training note of the
 same pitch. Their ``nll`` is the likelihood of a clip *given its own embedding*, a different quantity from
-an unconditional model's, so it gets its own column (``NLL | z``).
+an unconditional model's, so it gets its own column (``NLL given z``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from lineage.eval import metrics as M
 from lineage.eval import speed as S
 from lineage.eval.classifier import FLOOR, Judge, get_judge
 
-COLUMNS = [("nll_bits", "NLL (bits)", "{:.3f}"), ("recon_nll_bits", "NLL | z (bits)", "{:.3f}"),
+COLUMNS = [("nll_bits", "NLL (bits)", "{:.3f}"), ("recon_nll_bits", "NLL given z (bits)", "{:.3f}"),
            ("mrstft", "MR-STFT ↓", "{:.3f}"), ("sc", "SC ↓", "{:.3f}"), ("lsd", "LSD (dB) ↓", "{:.2f}"), ("fid", "FID ↓", "{:.2f}"), ("is", "IS ↑", "{:.2f}"),
            ("mis", "mIS ↑", "{:.3g}"), ("am", "AM ↓", "{:.3f}"), ("ndb_k", "NDB/K ↓", "{:.2f}"),
            ("class_accuracy", "class acc", "{:.2f}"), ("pitch_accuracy", "pitch acc", "{:.2f}")]
@@ -71,7 +71,7 @@ def evaluate(run: str | Path, n: int = 256, seconds: float | None = None, seed: 
 
     run = Path(run)
     entry, cfg, model = load_run(run)
-    dataset = D.load(cfg.data)
+    dataset = entry.prepare(cfg, D.load(cfg.data))
     trainset, testset = dataset.split(cfg.data.holdout, seed=cfg.data.seed)
     sr = cfg.data.sample_rate
     seconds = seconds or cfg.data.seconds
@@ -198,6 +198,7 @@ def reconstruction_rows(entry, model, trainset, testset, k: int, length: int, se
     original = fit_length(testset.audio[idx], length)
     batch = {"audio": torch.from_numpy(original)[:, None]}
     batch.update({key: torch.from_numpy(v[idx]) for key, v in testset.labels.items()})
+    batch.update({key: torch.from_numpy(v[idx]) for key, v in testset.frames.items()})
     with torch.no_grad():
         recon = entry.module.reconstruct(model, batch, seed=seed).reshape(k, -1).float().numpy()
     recon = fit_length(recon, length)
@@ -270,7 +271,8 @@ def format_table(results: list[dict], markdown: bool = False) -> str:
     judge = results[0]["classifier"]
     note = (f"classifier: {judge['label']} ({len(judge['classes'])} classes), held-out accuracy "
             f"{judge['test_accuracy']:.3f}" + ("" if judge["reliable"] else
-                                               f" - BELOW THE FLOOR {judge['floor']}: metrics unreliable"))
+                                               f" - below the floor {judge['floor']} or a single class: "
+                                               "its metrics are unreliable"))
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in body]
