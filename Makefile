@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test unit notebooks nbexec book lab bench bench-table clean
+.PHONY: setup demo test unit notebooks nbexec book lab bench bench-table clean golden-ddsp
 
 setup: $(STAMP)
 
@@ -50,9 +50,24 @@ bench: $(STAMP)
 # The zoo's comparison table on `digits` (tiny presets), kept in benchmarks/results/ for chapter 90.
 BENCH_OUT := runs/bench/digits-tiny
 bench-table: $(STAMP)
-	$(VENV)/bin/lineage bench table --data digits --preset tiny --out $(BENCH_OUT)
+	$(VENV)/bin/lineage bench table --data digits --preset tiny --out $(BENCH_OUT) --set data.sample_rate=8000
 	rm -rf benchmarks/results/digits-tiny && mkdir -p benchmarks/results/digits-tiny
 	cp -r $(BENCH_OUT)/table.md $(BENCH_OUT)/table.json $(BENCH_OUT)/clips benchmarks/results/digits-tiny/
+
+# Golden fixtures from Magenta's original ddsp (TensorFlow), in a venv of their own (Python 3.11):
+# ddsp 3.7.0's dependency pins do not install on modern Python, so it goes in with --no-deps.
+GOLDEN_PYTHON ?= python3.11
+GOLDEN_VENV := .venv-golden
+GOLDEN_STAMP := $(GOLDEN_VENV)/.installed
+
+$(GOLDEN_STAMP):
+	test -x $(GOLDEN_VENV)/bin/python || $(GOLDEN_PYTHON) -m venv $(GOLDEN_VENV)
+	$(GOLDEN_VENV)/bin/pip install tensorflow==2.15.1 tensorflow-probability==0.23.0 gin-config "numpy<2" librosa scipy
+	$(GOLDEN_VENV)/bin/pip install --no-deps ddsp==3.7.0
+	touch $(GOLDEN_STAMP)
+
+golden-ddsp: $(GOLDEN_STAMP)
+	$(GOLDEN_VENV)/bin/python scripts/golden_ddsp.py
 
 clean:
 	rm -rf runs book/_build .pytest_cache

@@ -145,3 +145,20 @@ def test_reconstruction_rows_rank_a_perfect_copy_above_both_baselines_and_silenc
     quiet = reconstruction_rows(_Entry(lambda b: 1e-4 * b["audio"]), None, train, test, 4, length, 0, tmp_path / "b")
     assert quiet["reconstruction"]["mrstft"] > other  # a scaled-down copy is not a reconstruction
     assert len(list((tmp_path / "a").glob("*.wav"))) == 8  # originals and reconstructions, in pairs
+
+
+def test_a_judge_with_one_class_is_never_reliable():
+    from lineage.eval.classifier import Judge
+
+    assert Judge(None, "instrument", ["violin", "flute"], 0.9, {}).reliable
+    assert not Judge(None, "instrument", ["violin", "flute"], 0.7, {}).reliable  # below the floor
+    assert not Judge(None, "instrument", ["violin"], 1.0, {}).reliable  # nothing to tell apart
+
+
+def test_bench_table_refuses_to_judge_models_at_different_sample_rates(tmp_path):
+    from lineage.eval.bench import table
+
+    # the tiny presets: WaveNet at 8 kHz, DDSP at 16 kHz - refused before anything trains
+    with pytest.raises(ValueError, match="sample rates differ.*--set data.sample_rate=N"):
+        table("tones", ["wavenet", "ddsp"], "tiny", tmp_path)
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,189 @@
+"""DDSP: Differentiable Digital Signal Processing (Engel, Hantrakul, Gu & Roberts, ICLR 2020).
+
+The idea. Every model so far had to learn from scratch what a sound *is*: WaveNet predicts 16,000
+numbers a second, and a large part of its capacity goes on learning that notes are made of periodic
+waves. DDSP keeps what acousticians already know - a note is a sum of harmonics plus some filtered noise,
+heard in a room - as a fixed, differentiable synthesizer (``processors.py``), and lets a small network
+learn only how to *play* it: from the pitch and loudness of a performance, frame by frame, predict
+
+* the overall amplitude ``A(n)`` and the distribution ``c_k(n)`` of energy over ``K`` harmonics of f0,
+* the magnitude response ``H(n)`` of a filter applied to white noise,
+
+and convolve the sum with a learned impulse response (the room):
+
+    x(n) = h * ( sum_k A(n) c_k(n) sin(phi_k(n))  +  FIR_{H(n)} * noise(n) )        (sections 3.1-3.4)
+
+Training compares the output with the original by the multi-scale spectral loss (``features.py``),
+which is possible only because every step - oscillators, filter design, convolution - passes
+gradients. The result is a synthesizer by construction: it cannot produce a wrong pitch or a click
+between frames, and it learns an instrument from minutes of audio.
+
+**The decoder** (the paper's "RNN-FC" decoder, figure 2 and appendix B.1): f0 (as MIDI / 127) and
+loudness (as dB / 80 + 1) each pass through an MLP (3 x [dense, layer norm, ReLU]); the two are
+concatenated and run through a GRU; the GRU's output, concatenated with both MLP outputs, passes one
+more MLP and a dense layer to ``1 + K + M`` raw controls (amplitude, harmonic distribution, noise
+magnitudes). The paper's optional encoder of a residual latent ``z`` (from MFCCs) is not implemented:
+the "supervised" DDSP autoencoder, f0 and loudness only, is what timbre transfer needs.
+
+**Timbre transfer** falls out: measure f0 and loudness of *any* sound - a voice, another instrument - and
+feed them to a decoder trained on a violin. The decoder only knows how a violin plays those controls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from zoo.ddsp import features as FT
+from zoo.ddsp import processors as P
+
+
+@dataclass
+class Config:
+    hidden: int = field(default=128, metadata={"min": 1})  # MLP width (paper: 512)
+    gru: int = field(default=128, metadata={"min": 1})  # GRU units (paper: 512)
+    mlp_layers: int = field(default=3, metadata={"min": 1})
+    n_harmonics: int = field(default=60, metadata={"min": 1})  # paper: 100 at 16 kHz
+    noise_bands: int = field(default=65, metadata={"min": 2})  # paper: 65 magnitudes per frame
+    reverb_seconds: float = field(default=0.25, metadata={"min": 0.0})  # paper: 3 s; 0 = no reverb
+    frame_rate: int = field(default=250, metadata={"min": 1})  # paper: 250 Hz at 16 kHz (hop 64)
+    fft_sizes: list[int] = field(default_factory=lambda: list(FT.FFT_SIZES))
+    cond_keys: list[str] = field(default_factory=lambda: ["pitch"])  # for `sample`: f0 from a MIDI label
+
+
+def mlp(n_in: int, width: int, layers: int) -> nn.Sequential:
+    """``layers`` x [dense, layer norm, ReLU], as in the paper's decoder."""
+    mods = []
+    for i in range(layers):
+        mods += [nn.Linear(n_in if i == 0 else width, width), nn.LayerNorm(width), nn.ReLU()]
+    return nn.Sequential(*mods)
+
+
+class DDSP(nn.Module):
+    def __init__(self, cfg: Config, sample_rate: int = 16000):
+        super().__init__()
+        if sample_rate % cfg.frame_rate:
+            raise ValueError(f"model.frame_rate {cfg.frame_rate} must divide the sample rate {sample_rate}")
+        self.cfg, self.sample_rate = cfg, sample_rate
+        self.hop = sample_rate // cfg.frame_rate
+        self.f0_mlp = mlp(1, cfg.hidden, cfg.mlp_layers)
+        self.ld_mlp = mlp(1, cfg.hidden, cfg.mlp_layers)
+        self.gru = nn.GRU(2 * cfg.hidden, cfg.gru, batch_first=True)
+        self.out_mlp = mlp(cfg.gru + 2 * cfg.hidden, cfg.hidden, cfg.mlp_layers)
+        self.out = nn.Linear(cfg.hidden, 1 + cfg.n_harmonics + cfg.noise_bands)
+        self.reverb = P.Reverb(int(cfg.reverb_seconds * sample_rate)) if cfg.reverb_seconds > 0 else None
+        # the average loudness contour of the training notes, for `sample` (not a parameter)
+        self.register_buffer("mean_loudness", torch.full((cfg.frame_rate,), -FT.DB_RANGE))
+
+    def controls(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor) -> dict:
+        """Frame-rate features ``[B, F]`` -> synthesizer controls (the decoder)."""
+        f0_scaled = (12 * torch.log2(f0_hz.clamp(min=1e-3) / 440) + 69)[..., None] / 127  # MIDI / 127
+        ld_scaled = loudness_db[..., None] / FT.DB_RANGE + 1  # [-80, 0] dB -> [0, 1]
+        a, b = self.f0_mlp(f0_scaled), self.ld_mlp(ld_scaled)  # [B, F, hidden] each
+        h, _ = self.gru(torch.cat([a, b], dim=-1))  # [B, F, gru]
+        raw = self.out(self.out_mlp(torch.cat([h, a, b], dim=-1)))  # [B, F, 1 + K + M]
+        K = self.cfg.n_harmonics
+        amplitude, distribution = P.harmonic_controls(raw[..., :1], raw[..., 1:1 + K], f0_hz[..., None],
+                                                      self.sample_rate)
+        return {"f0_hz": f0_hz[..., None], "amplitude": amplitude, "distribution": distribution,
+                "noise": P.noise_controls(raw[..., 1 + K:])}
+
+    def synthesize(self, c: dict, n_samples: int, generator: torch.Generator | None = None,
+                   parts: bool = False):
+        """Controls -> audio ``[B, n]`` (or the harmonic, noise and reverberated signals with ``parts``)."""
+        harmonic = P.harmonic_synthesis(c["f0_hz"], c["amplitude"], c["distribution"], n_samples,
+                                        self.sample_rate)
+        noise = P.filtered_noise(c["noise"], n_samples, generator=generator)
+        dry = harmonic + noise
+        wet = self.reverb(dry) if self.reverb is not None else dry
+        return {"harmonic": harmonic, "noise": noise, "audio": wet} if parts else wet
+
+    def forward(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, n_samples: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        frames = n_samples // self.hop  # the frames that cover n samples (a trailing one is dropped)
+        c = self.controls(f0_hz[:, :frames], loudness_db[:, :frames])
+        return self.synthesize(c, n_samples, generator)
+
+
+# --- the zoo protocol --------------------------------------------------------------------------------
+
+def build(cfg) -> DDSP:
+    return DDSP(cfg.model, sample_rate=cfg.data.sample_rate)
+
+
+def prepare(cfg, clips):
+    """Add ``f0_hz`` and ``loudness_db`` per frame to every clip, computed once and cached beside the data
+    (pYIN takes about a second per clip)."""
+    from lineage.data import data_root
+
+    hop = cfg.data.sample_rate // cfg.model.frame_rate
+    if clips.hop == hop and "f0_hz" in clips.frames:
+        return clips
+    key = _feature_key(clips, hop)
+    path = data_root() / ".features" / f"ddsp-{clips.name}-{key}.npz"
+    if path.is_file():
+        with np.load(path) as cached:
+            f0, ld = cached["f0_hz"], cached["loudness_db"]
+    else:
+        pitch = clips.labels.get("pitch")
+        fallback = (440 * 2 ** ((pitch.astype(np.float64) - 69) / 12) if pitch is not None
+                    else np.full(len(clips), 220.0))
+        f0 = np.stack([FT.f0_pyin(a, clips.sample_rate, hop, fallback[i]) for i, a in enumerate(clips.audio)])
+        with torch.no_grad():
+            ld = FT.loudness(torch.from_numpy(clips.audio), clips.sample_rate, cfg.model.frame_rate).numpy()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, f0_hz=f0, loudness_db=ld)
+        tmp.replace(path)  # atomic: a half-written cache is never read
+    clips.frames = {**clips.frames, "f0_hz": f0.astype(np.float32), "loudness_db": ld.astype(np.float32)}
+    clips.hop = hop
+    return clips
+
+
+def _feature_key(clips, hop: int) -> str:
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(clips.audio).tobytes())
+    h.update(f"{clips.sample_rate}-{hop}-pyin4-v1".encode())
+    return h.hexdigest()[:16]
+
+
+def loss(model: DDSP, batch: dict) -> tuple[torch.Tensor, dict]:
+    """Multi-scale spectral loss between the clip and its resynthesis from its own f0 and loudness."""
+    audio = batch["audio"][:, 0]  # [B, n]
+    if model.training:  # track the average loudness contour (for `sample`)
+        with torch.no_grad():
+            ld = batch["loudness_db"][:, :model.mean_loudness.numel()]
+            model.mean_loudness[:ld.shape[1]].lerp_(ld.mean(0), 0.01)
+    out = model(batch["f0_hz"], batch["loudness_db"], audio.shape[-1])
+    value = FT.spectral_loss(audio, out, model.cfg.fft_sizes)
+    return value, {}
+
+
+def reconstruct(model: DDSP, batch: dict, seed: int = 0) -> torch.Tensor:
+    """Resynthesis ``[B, 1, n]`` from the batch's own ``f0_hz`` and ``loudness_db``."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        return model(batch["f0_hz"], batch["loudness_db"], batch["audio"].shape[-1], g)[:, None]
+
+
+def sample(model: DDSP, n: int, seconds: float, seed: int = 0, cond: dict | None = None) -> torch.Tensor:
+    """A note at each asked MIDI pitch (``cond["pitch"]``; middle C if none), played with the average
+    loudness contour of the training notes: DDSP is a synthesizer, so 'sampling' means playing it."""
+    device = next(model.parameters()).device
+    n_samples = int(round(seconds * model.sample_rate))
+    frames = n_samples // model.hop + 1
+    pitch = (cond or {}).get("pitch", torch.full((n,), 60))[:n].to(device).float()
+    f0 = (440 * 2 ** ((pitch - 69) / 12))[:, None].expand(n, frames)
+    contour = model.mean_loudness.to(device)
+    ld = torch.cat([contour, contour[-1:].expand(max(0, frames - contour.numel()))])[:frames]
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        return model(f0, ld[None].expand(n, -1), n_samples, g)[:, None]
+
+
+def n_params(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
