@@ -102,7 +102,8 @@ def _comparison(results: list[dict]) -> str:
             + "</tr>" for name, row, real in rows)
         judge = group[0]["classifier"]
         warn = "" if judge["reliable"] else \
-            f" <span class='warn'>below the floor {judge['floor']} or a single class: these metrics are unreliable</span>"
+            (f" <span class='warn'>below the floor {judge['floor']} or a single class: these metrics are "
+             "unreliable</span>")
         out.append(f"<h2>Comparison on <code>{html.escape(data)}</code></h2><table><tr><th></th>{head}</tr>"
                    f"{body}</table><p class='meta'>{group[0]['n']} clips of {group[0]['seconds']} s per row. "
                    f"Judge: a log-mel CNN classifying {html.escape(judge['label'])} "

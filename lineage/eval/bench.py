@@ -24,11 +24,9 @@ def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 
           seconds: float | None = None, overrides=(), speed: bool = True, clips_per_row: int = 4,
           log=print) -> dict:
     from lineage import audio as A
-    from lineage import listen
+    from lineage import listen, timeline
     from lineage.eval import report
     from lineage.train import latest_checkpoint, train_or_resume
-
-    from lineage import timeline
 
     entries = registry.entries() if models is None else [registry.load(m) for m in models]
     order = [s.name for s in timeline.SYSTEMS]
@@ -36,8 +34,9 @@ def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 
     configs = [entry.config(preset, data, list(overrides)) for entry in entries]
     rates = {e.name: c.data.sample_rate for e, c in zip(entries, configs)}
     if len(set(rates.values())) > 1:  # one judge, one rate: a table across rates would compare judges
-        raise ValueError(f"bench table: the presets' sample rates differ ({', '.join(f'{m} {r}' for m, r in rates.items())}); "
-                         f"one judge needs one rate - pass --set data.sample_rate=N")
+        listed = ", ".join(f"{m} {r}" for m, r in rates.items())
+        raise ValueError(f"bench table: the presets' sample rates differ ({listed}); one judge needs one "
+                         f"rate - pass --set data.sample_rate=N")
     results, runs, times = [], [], {}
     for entry, cfg in zip(entries, configs):
         run = out / "runs" / entry.name

@@ -139,6 +139,24 @@ def _magnitude(x: torch.Tensor, n_fft: int, hop: int, floor: float = 1e-8) -> to
     return (spec.real ** 2 + spec.imag ** 2).clamp(min=floor).sqrt()
 
 
+def mrstft_terms(x, y, resolutions=RESOLUTIONS,
+                 name: str = "mrstft_terms") -> tuple[torch.Tensor, torch.Tensor]:
+    """Per clip, averaged over resolutions: spectral convergence ``|| |Y| - |X| ||_F / || |X| ||_F`` and
+    log-magnitude distance ``mean | log |Y| - log |X| |`` - the two halves of MR-STFT, each ``[B]``."""
+    x, y = torch.as_tensor(x).float(), torch.as_tensor(y).float()
+    x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+    if x.shape != y.shape:
+        raise ValueError(f"{name}: shapes differ, {tuple(x.shape)} vs {tuple(y.shape)}")
+    sc, logmag = 0.0, 0.0
+    for n_fft, hop in resolutions:
+        while n_fft > x.shape[-1] and n_fft > 16:  # a short clip gets shorter windows
+            n_fft, hop = n_fft // 2, max(1, hop // 2)
+        mx, my = _magnitude(x, n_fft, hop), _magnitude(y, n_fft, hop)
+        sc = sc + torch.linalg.norm(my - mx, dim=(1, 2)) / torch.linalg.norm(mx, dim=(1, 2))
+        logmag = logmag + (torch.log(my) - torch.log(mx)).abs().mean(dim=(1, 2))
+    return sc / len(resolutions), logmag / len(resolutions)
+
+
 def mrstft_distance(x, y, resolutions=RESOLUTIONS, per_clip: bool = False):
     """Multi-resolution STFT distance between ``x`` and ``y`` (``[B, T]`` or ``[T]``, numpy or torch).
 
@@ -146,35 +164,16 @@ def mrstft_distance(x, y, resolutions=RESOLUTIONS, per_clip: bool = False):
     ``mean | log |Y| - log |X| |``; the figure is the mean over resolutions (and clips, unless
     ``per_clip``). ``x`` is the reference. Differentiable when given torch tensors.
     """
-    x, y = torch.as_tensor(x).float(), torch.as_tensor(y).float()
-    x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
-    if x.shape != y.shape:
-        raise ValueError(f"mrstft_distance: shapes differ, {tuple(x.shape)} vs {tuple(y.shape)}")
-    total = 0.0
-    for n_fft, hop in resolutions:
-        while n_fft > x.shape[-1] and n_fft > 16:  # a short clip gets shorter windows
-            n_fft, hop = n_fft // 2, max(1, hop // 2)
-        mx, my = _magnitude(x, n_fft, hop), _magnitude(y, n_fft, hop)
-        sc = torch.linalg.norm(my - mx, dim=(1, 2)) / torch.linalg.norm(mx, dim=(1, 2))
-        logmag = (torch.log(my) - torch.log(mx)).abs().mean(dim=(1, 2))
-        total = total + sc + logmag
-    d = total / len(resolutions)  # [B]
+    sc, logmag = mrstft_terms(x, y, resolutions, "mrstft_distance")
+    d = sc + logmag  # [B]
     return d if per_clip else d.mean()
 
 
 def spectral_convergence(x, y, resolutions=RESOLUTIONS) -> float:
-    """The linear half of :func:`mrstft_distance` alone: ``|| |Y| - |X| ||_F / || |X| ||_F`` averaged over
-    resolutions and clips. It weighs bins by their energy, so it hears the partials and not the noise
-    floor - where the log-magnitude half counts a quiet bin's hiss as much as a loud bin's error."""
-    x, y = torch.as_tensor(x).float(), torch.as_tensor(y).float()
-    x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
-    total = 0.0
-    for n_fft, hop in resolutions:
-        while n_fft > x.shape[-1] and n_fft > 16:
-            n_fft, hop = n_fft // 2, max(1, hop // 2)
-        mx, my = _magnitude(x, n_fft, hop), _magnitude(y, n_fft, hop)
-        total = total + torch.linalg.norm(my - mx, dim=(1, 2)) / torch.linalg.norm(mx, dim=(1, 2))
-    return float((total / len(resolutions)).mean())
+    """The linear half of :func:`mrstft_distance` alone, averaged over clips. It weighs bins by their
+    energy, so it hears the partials and not the noise floor - where the log-magnitude half counts a
+    quiet bin's hiss as much as a loud bin's error."""
+    return float(mrstft_terms(x, y, resolutions, "spectral_convergence")[0].mean())
 
 
 def log_spectral_distance(x, y, n_fft: int = 2048, hop: int = 512) -> float:

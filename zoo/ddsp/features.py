@@ -78,8 +78,8 @@ def f0_pyin(audio: np.ndarray, sample_rate: int, hop: int, fallback_hz: float, f
     """f0 in Hz of one clip ``[n]``, ``n / hop + 1`` frames centred on samples ``j * hop``.
 
     pYIN runs at a hop of 4 frames (its cost grows with the number of frames) and is interpolated
-    linearly to the frame rate (about 0.05 s per second of audio); unvoiced frames take the nearest voiced value; a clip with no voiced
-    frame gets ``fallback_hz`` throughout."""
+    linearly to the frame rate (about 0.06 s per second of audio); unvoiced frames take the nearest
+    voiced value; a clip with no voiced frame gets ``fallback_hz`` throughout."""
     import librosa
 
     n_frames = len(audio) // hop + 1

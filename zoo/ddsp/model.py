@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from lineage import audio as A
 from zoo.ddsp import features as FT
 from zoo.ddsp import processors as P
 
@@ -129,8 +130,7 @@ def prepare(cfg, clips):
             f0, ld = cached["f0_hz"], cached["loudness_db"]
     else:
         pitch = clips.labels.get("pitch")
-        fallback = (440 * 2 ** ((pitch.astype(np.float64) - 69) / 12) if pitch is not None
-                    else np.full(len(clips), 220.0))
+        fallback = A.midi_to_hz(pitch) if pitch is not None else np.full(len(clips), 220.0)
         f0 = np.stack([FT.f0_pyin(a, clips.sample_rate, hop, fallback[i]) for i, a in enumerate(clips.audio)])
         with torch.no_grad():
             ld = FT.loudness(torch.from_numpy(clips.audio), clips.sample_rate, cfg.model.frame_rate).numpy()
@@ -176,8 +176,9 @@ def sample(model: DDSP, n: int, seconds: float, seed: int = 0, cond: dict | None
     device = next(model.parameters()).device
     n_samples = int(round(seconds * model.sample_rate))
     frames = n_samples // model.hop + 1
-    pitch = (cond or {}).get("pitch", torch.full((n,), 60))[:n].to(device).float()
-    f0 = (440 * 2 ** ((pitch - 69) / 12))[:, None].expand(n, frames)
+    pitch = torch.as_tensor((cond or {}).get("pitch", torch.full((n,), 60)))[:n]
+    f0 = torch.as_tensor(A.midi_to_hz(pitch.cpu().numpy()), dtype=torch.float32, device=device)
+    f0 = f0[:, None].expand(n, frames)
     contour = model.mean_loudness.to(device)
     ld = torch.cat([contour, contour[-1:].expand(max(0, frames - contour.numel()))])[:frames]
     g = torch.Generator().manual_seed(seed)

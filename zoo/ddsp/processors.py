@@ -190,8 +190,9 @@ def frequency_filter(audio: torch.Tensor, magnitudes: torch.Tensor, window_size:
 def filtered_noise(magnitudes: torch.Tensor, n_samples: int, window_size: int = 257,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Uniform white noise in [-1, 1) shaped by ``magnitudes [B, F, M]`` (already positive)."""
+    device = generator.device if generator is not None else magnitudes.device  # where the generator draws
     noise = torch.rand(magnitudes.shape[0], n_samples, generator=generator, dtype=magnitudes.dtype,
-                       device=magnitudes.device if generator is None else generator.device) * 2 - 1
+                       device=device) * 2 - 1
     return frequency_filter(noise.to(magnitudes.device), magnitudes, window_size)
 
 

@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lineage.audio import mu_law_decode, mu_law_encode
+from lineage.audio import mu_law_decode
 from zoo.wavenet.model import Config as WaveNetConfig
 from zoo.wavenet.model import WaveNet
 from zoo.wavenet.model import loss as wavenet_loss
@@ -129,14 +129,8 @@ def loss(model: NSynthAutoencoder, batch: dict) -> tuple[torch.Tensor, dict]:
     if model.training:  # track the average embedding (not a parameter: no gradient)
         with torch.no_grad():
             model.mean_embedding.lerp_(z.mean(dim=(0, 2)), 0.01)
-    mu = model.cfg.quantization - 1
-    target = mu_law_encode(audio[:, 0], mu)
-    start = torch.full_like(target[:, :1], model.decoder.start_token())
-    inputs = torch.cat([start, target[:, :-1]], dim=1)
-    h = model.decoder.condition(batch, target.shape[0], target.device)
-    logits = model.decoder(inputs, h, model.upsample(z, target.shape[1]))  # [B, Q, T]
-    nll = F.cross_entropy(logits, target)
-    return nll, {"bits": nll.item() / 0.6931471805599453}
+    # chapter 1's teacher-forced cross-entropy, every sample also hearing up(Z)
+    return wavenet_loss(model.decoder, batch, local=model.upsample(z, audio.shape[-1]))
 
 
 def nll(model: NSynthAutoencoder, batch: dict) -> torch.Tensor:

@@ -183,15 +183,16 @@ def build(cfg) -> WaveNet:
     return WaveNet(cfg.model, sample_rate=cfg.data.sample_rate)
 
 
-def loss(model: WaveNet, batch: dict) -> tuple[torch.Tensor, dict]:
-    """Cross-entropy of every next sample given the true past (teacher forcing)."""
+def loss(model: WaveNet, batch: dict, local: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """Cross-entropy of every next sample given the true past (teacher forcing), and the local
+    condition ``local [B, L, T]`` of every sample when the model has one (the NSynth decoder)."""
     mu = model.cfg.quantization - 1
     target = mu_law_encode(batch["audio"][:, 0], mu)  # [B, T] classes
     # inputs are the targets shifted right by one: output t sees samples < t only
     start = torch.full_like(target[:, :1], model.start_token())
     inputs = torch.cat([start, target[:, :-1]], dim=1)  # [B, T]
     h = model.condition(batch, target.shape[0], target.device)
-    logits = model(inputs, h)  # [B, Q, T]
+    logits = model(inputs, h, local)  # [B, Q, T]
     nll = F.cross_entropy(logits, target)  # nats per sample
     return nll, {"bits": nll.item() / math.log(2)}
 
