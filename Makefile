@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test unit notebooks nbexec book lab bench bench-table clean golden-ddsp
+.PHONY: setup demo test unit notebooks nbexec book lab bench bench-diffusion bench-table clean golden-ddsp
 
 setup: $(STAMP)
 
@@ -46,6 +46,16 @@ lab: $(STAMP)
 # Speed benchmarks (not tests): figures go into the model cards.
 bench: $(STAMP)
 	$(PY) benchmarks/wavenet_generation.py
+
+# Sample by sample against a few denoising steps: trains (or reuses) the runs it compares, then one table.
+DIFF_RUNS := runs/wavenet-tiny runs/diffwave-tiny runs/wavegrad-tiny runs/diffwave-vocoder
+bench-diffusion: $(STAMP)
+	for m in wavenet:tiny diffwave:tiny wavegrad:tiny diffwave:vocoder; do \
+	  name=$${m%%:*}; preset=$${m##*:}; \
+	  if [ -d runs/$$name-$$preset ]; then resume=--resume; else resume=; fi; \
+	  $(VENV)/bin/lineage train $$name --preset $$preset --out runs/$$name-$$preset --quiet $$resume || exit 1; \
+	done
+	$(PY) benchmarks/diffusion_speed.py $(DIFF_RUNS) --n 8 --out benchmarks/results/diffusion-speed.md
 
 # The zoo's comparison table on `digits` (tiny presets), kept in benchmarks/results/ for chapter 90.
 BENCH_OUT := runs/bench/digits-tiny

@@ -8,6 +8,7 @@ it against librosa's own ``mu_compress`` and ``mu_expand``.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
@@ -137,6 +138,31 @@ def log_mel(audio: np.ndarray, sample_rate: int, n_mels: int = 80, n_fft: int = 
                                          sr=sample_rate, n_fft=n_fft, hop_length=hop_length,
                                          n_mels=n_mels)
     return np.log(np.maximum(mel, 1e-5))
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_basis(sample_rate: int, n_mels: int, n_fft: int) -> torch.Tensor:
+    return torch.from_numpy(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels))  # [M, F]
+
+
+def log_mel_frames(audio: torch.Tensor, sample_rate: int, n_mels: int = 80, n_fft: int = 1024,
+                   hop_length: int = 256) -> torch.Tensor:
+    """``log_mel`` in torch for a batch, one frame per ``hop_length`` samples: ``[B, 1, T]`` ->
+    ``[B, n_mels, T // hop_length]`` (frame ``k`` is centred on sample ``k * hop_length``; the vocoders'
+    conditioning, computed on the fly from each training crop). librosa's mel filters, torch's STFT."""
+    x = audio[:, 0].float()
+    spec = torch.stft(x, n_fft, hop_length, window=torch.hann_window(n_fft, device=x.device),
+                      center=True, pad_mode="constant", return_complex=True).abs() ** 2  # [B, F, frames]
+    mel = _mel_basis(sample_rate, n_mels, n_fft).to(x.device) @ spec  # [B, M, frames]
+    return torch.log(mel.clamp_min(1e-5))[:, :, : audio.shape[-1] // hop_length]
+
+
+def mel_unit_range(ln_mel: torch.Tensor, ref_db: float = 20.0, range_db: float = 100.0) -> torch.Tensor:
+    """A natural-log mel *power* spectrogram (``log_mel``) as the diffusion vocoders' reference code
+    feeds it to the network: in dB, less ``ref_db``, the top ``range_db`` mapped to [0, 1] (silence at
+    0, loud frames near 1)."""
+    db = 10 / math.log(10) * ln_mel  # 10 log10(power)
+    return ((db - ref_db + range_db) / range_db).clamp(0, 1)
 
 
 def dominant_frequency(audio: np.ndarray, sample_rate: int, fmin: float = 30.0) -> float:

@@ -17,7 +17,9 @@ Optional parts the evaluation uses when present (:mod:`lineage.eval`):
 * ``model.cond_keys`` in the Config - the labels the model is conditioned on; the evaluation then checks
   that generated clips have the asked class (``class``) and pitch (``pitch``);
 * ``reconstruct(model, batch, seed)`` - audio rebuilt from ``batch`` (autoencoders, resynthesis
-  models); the evaluation then scores reconstructions of held-out clips.
+  models, vocoders); the evaluation then scores reconstructions of held-out clips - unless the entry
+  also has ``reconstructs(model) -> bool`` and it says this model cannot (DiffWave is a vocoder only
+  when built with a mel conditioner).
 
 And one the Trainer and the evaluation use: ``prepare(run_config, clipset) -> clipset``, to compute
 per-frame features once for the whole set (``ClipSet.frames``, cropped with the audio in every batch).

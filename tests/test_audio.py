@@ -58,3 +58,18 @@ def test_normalize_and_channels():
     assert A.to_stereo(x).shape == (2, 3)
     assert A.to_mono(A.to_stereo(x)).shape == (1, 3)
     assert A.hz_to_midi(A.midi_to_hz(60.0)) == pytest.approx(60.0)
+
+
+def test_batched_torch_log_mel_equals_librosa_frame_for_frame():
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal((2, 4000))).astype(np.float32)
+    frames = A.log_mel_frames(torch.from_numpy(x)[:, None], 8000, n_mels=40, n_fft=512, hop_length=64)
+    assert frames.shape == (2, 40, 4000 // 64)
+    for clip, ours in zip(x, frames):
+        ref = A.log_mel(clip, 8000, n_mels=40, n_fft=512, hop_length=64)[:, : 4000 // 64]
+        np.testing.assert_allclose(ours.numpy(), ref, atol=1e-4)
+
+
+def test_mel_unit_range_maps_100_db_to_0_1():
+    ln = torch.log(torch.tensor([1e-12, 10.0 ** (-80 / 10), 10.0 ** (-30 / 10), 100.0, 1e6]))  # power
+    assert torch.allclose(A.mel_unit_range(ln), torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0]), atol=1e-6)

@@ -123,7 +123,8 @@ def evaluate(run: str | Path, n: int = 256, seconds: float | None = None, seed: 
         row["class_accuracy"] = float((probs.argmax(1) == judge.targets(cond[judge.label].numpy())).mean())
     if "pitch" in keys and "pitch" in cond:
         row.update(M.pitch_accuracy(audio, sr, cond["pitch"].numpy()))
-    autoencoder = hasattr(entry.module, "reconstruct")
+    reconstructs = getattr(entry.module, "reconstructs", lambda model: True)  # e.g. vocoder mode only
+    autoencoder = hasattr(entry.module, "reconstruct") and reconstructs(model)
     if hasattr(entry.module, "nll"):
         row["recon_nll_bits" if autoencoder else "nll_bits"] = held_out_bits(entry, model, testset)
     row["n"] = n

@@ -1,0 +1,229 @@
+"""WaveGrad: Estimating Gradients for Waveform Generation (Chen, Zhang, Zen, Weiss, Norouzi & Chan, 2020).
+
+The idea. A vocoder that turns a log-mel spectrogram into a waveform by *denoising*: start from white
+noise the length of the clip and, a handful of times, subtract the noise a network estimates - the
+network is an estimate of the gradient of the data's log-density (the "Grad" of the title), and each step
+is one ancestral step of :mod:`lineage.diffusion`. Two ideas are its own:
+
+* **Conditioning on the continuous noise level** ``sqrt(abar)`` instead of the step index ``t``
+  (section 3.1). Training draws ``sqrt(abar)`` uniformly between two neighbouring levels of a fine
+  1,000-step schedule, so the network knows every level in ``(0, 1)`` - and at inference *any* schedule
+  can be used without retraining. The paper's 6-iteration schedule is
+  ``beta = [1e-6, 1.89e-5, 1.19e-4, 1e-3, 1.11e-2, 0.06]``: six network passes for a whole clip.
+* **The network runs at the spectrogram's rate and climbs to the audio rate** (figures 3-6):
+
+  - the mel frames pass a convolution, then *UBlocks*, each upsampling time by a factor (the paper:
+    5, 5, 3, 2, 2 = a hop of 300 samples);
+  - the noisy waveform goes the other way through *DBlocks*, each downsampling by a factor, so that at
+    every UBlock's resolution there is a summary of the noisy audio;
+  - a *FiLM* module turns that summary, plus a sinusoidal encoding of the noise level, into a per-channel
+    scale ``gamma`` and shift ``beta`` that modulate the UBlock: ``h -> gamma * h + beta``.
+
+UBlock (figure 3): ``x`` upsampled takes two paths - a 1x1 convolution (the shortcut) and LReLU ->
+upsample -> conv(d=1) -> FiLM -> LReLU -> conv(d=2); their sum then passes FiLM -> LReLU -> conv(d=4) ->
+FiLM -> LReLU -> conv(d=8) as a residual. DBlock (figure 4): a 1x1 convolution and downsampling as the
+shortcut, and downsample -> 3 x (LReLU -> conv(d = 1, 2, 4)) as the residual.
+
+Loss: ``| eps - eps_theta(sqrt(abar) x_0 + sqrt(1 - abar) eps, mel, sqrt(abar)) |``, the L1 distance the
+paper found better than L2.
+
+Differences from the paper, stated once: far smaller (the paper's WaveGrad Base has 15M parameters and
+24 kHz audio with 128 mel bins and a hop of 300); downsampling by average pooling and upsampling by
+repetition; no output initialisation trick.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lineage.audio import log_mel_frames, mel_unit_range
+from lineage.diffusion import Schedule, linear_betas
+
+FAST_6 = [1e-6, 1.89e-5, 1.19e-4, 1e-3, 1.11e-2, 0.06]  # the paper's 6-iteration schedule (table 2)
+
+
+@dataclass
+class Config:
+    mel_bins: int = field(default=40, metadata={"min": 1})  # paper: 128
+    n_fft: int = field(default=512, metadata={"min": 2})
+    upsample: list[int] = field(default_factory=lambda: [4, 4, 2, 2])  # UBlock factors; product = hop
+    mel_channels: int = field(default=128, metadata={"min": 1})  # the first convolution (paper: 768)
+    up_channels: list[int] = field(default_factory=lambda: [128, 64, 64, 32])  # per UBlock (paper: 512,512,256,128,128)
+    down_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])  # input conv, then per DBlock
+    steps: int = field(default=1000, metadata={"min": 1})  # the fine training schedule (paper: 1,000)
+    beta_start: float = 1e-6
+    beta_end: float = 0.01
+    fast_betas: list[float] = field(default_factory=lambda: list(FAST_6))
+
+    @property
+    def hop(self) -> int:
+        return math.prod(self.upsample)
+
+
+def level_encoding(level: torch.Tensor, dim: int) -> torch.Tensor:
+    """``[B] -> [B, dim, 1]``: the noise level ``sqrt(abar)`` scaled by 5000 (so neighbouring levels of a
+    1,000-step schedule get distinct codes), as sines and cosines at ``dim / 2`` geometric frequencies."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(1e4) * torch.arange(half, device=level.device) / half)
+    arg = 5000.0 * level.float()[:, None] * freqs[None]  # [B, dim/2]
+    return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)[:, :, None]
+
+
+class FiLM(nn.Module):
+    """The noisy audio's summary ``d`` and the noise level -> ``(gamma, beta)`` for one UBlock."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.inp = nn.Conv1d(in_channels, in_channels, 3, padding=1)
+        self.scale = nn.Conv1d(in_channels, out_channels, 3, padding=1)
+        self.shift = nn.Conv1d(in_channels, out_channels, 3, padding=1)
+
+    def forward(self, d, level):  # d [B, Cd, T'], level [B]
+        h = F.leaky_relu(self.inp(d), 0.2) + level_encoding(level, d.shape[1])
+        return self.scale(h), self.shift(h)  # gamma, beta: [B, Cu, T']
+
+
+class UBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, factor: int):
+        super().__init__()
+        self.factor = factor
+        self.shortcut = nn.Conv1d(cin, cout, 1)
+        conv = lambda c, d: nn.Conv1d(c, cout, 3, dilation=d, padding=d)  # noqa: E731
+        self.c1, self.c2, self.c3, self.c4 = conv(cin, 1), conv(cout, 2), conv(cout, 4), conv(cout, 8)
+
+    def forward(self, x, gamma, beta):  # x [B, Cin, T'] -> [B, Cout, T' * factor]
+        up = lambda h: h.repeat_interleave(self.factor, dim=-1)  # noqa: E731 - nearest-neighbour upsampling
+        act = lambda h: F.leaky_relu(h, 0.2)  # noqa: E731
+        h = self.c2(act(gamma * self.c1(up(act(x))) + beta))
+        x = self.shortcut(up(x)) + h
+        h = self.c3(act(gamma * x + beta))
+        return x + self.c4(act(gamma * h + beta))
+
+
+class DBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, factor: int):
+        super().__init__()
+        self.factor = factor
+        self.shortcut = nn.Conv1d(cin, cout, 1)
+        self.convs = nn.ModuleList(nn.Conv1d(cin if i == 0 else cout, cout, 3, dilation=d, padding=d)
+                                   for i, d in enumerate((1, 2, 4)))
+
+    def forward(self, x):  # [B, Cin, T'] -> [B, Cout, T' / factor]
+        down = lambda h: F.avg_pool1d(h, self.factor)  # noqa: E731
+        h = down(x)
+        for conv in self.convs:
+            h = conv(F.leaky_relu(h, 0.2))
+        return down(self.shortcut(x)) + h
+
+
+class WaveGrad(nn.Module):
+    def __init__(self, cfg: Config, sample_rate: int = 16000):
+        super().__init__()
+        n = len(cfg.upsample)
+        if not (len(cfg.up_channels) == len(cfg.down_channels) == n):
+            raise ValueError(f"model.upsample, model.up_channels and model.down_channels need one entry per "
+                             f"UBlock; got {len(cfg.upsample)}, {len(cfg.up_channels)}, {len(cfg.down_channels)}")
+        self.cfg, self.sample_rate = cfg, sample_rate
+        self.mel_in = nn.Conv1d(cfg.mel_bins, cfg.mel_channels, 3, padding=1)
+        ups = [cfg.mel_channels, *cfg.up_channels]
+        self.ublocks = nn.ModuleList(UBlock(ups[i], ups[i + 1], cfg.upsample[i]) for i in range(n))
+        self.audio_in = nn.Conv1d(1, cfg.down_channels[0], 5, padding=2)
+        # DBlock k takes the audio down by the factor of UBlock n-k: its output matches UBlock n-k-1's rate
+        self.dblocks = nn.ModuleList(DBlock(cfg.down_channels[k], cfg.down_channels[k + 1], cfg.upsample[n - 1 - k])
+                                     for k in range(n - 1))
+        # FiLM i modulates UBlock i from the audio summary at its output rate: down feature n-1-i
+        self.films = nn.ModuleList(FiLM(cfg.down_channels[n - 1 - i], cfg.up_channels[i]) for i in range(n))
+        self.out = nn.Conv1d(cfg.up_channels[-1], 1, 3, padding=1)
+        self.schedule = Schedule(linear_betas(cfg.steps, cfg.beta_start, cfg.beta_end))
+        # the average training spectrogram frame: what `sample` vocodes when given no clip
+        self.register_buffer("mean_mel", torch.zeros(cfg.mel_bins))
+
+    def mel(self, audio: torch.Tensor) -> torch.Tensor:
+        """The conditioning spectrogram of clips ``[B, 1, T]``: ``[B, mel_bins, T // hop]``."""
+        ln_mel = log_mel_frames(audio, self.sample_rate, self.cfg.mel_bins, self.cfg.n_fft, self.cfg.hop)
+        return mel_unit_range(ln_mel)  # dB, minus 20 dB, a 100 dB range -> [0, 1] (as DiffWave's code)
+
+    def forward(self, y: torch.Tensor, mel: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """The noise in ``y [B, 1, T]`` (``T = frames * hop``) given ``mel [B, M, frames]`` and the noise
+        level ``sqrt(abar) [B]``."""
+        d = [self.audio_in(y)]  # the noisy audio, summarised at every UBlock's rate: T, T/f_n, ...
+        for block in self.dblocks:
+            d.append(block(d[-1]))
+        x = self.mel_in(mel)  # [B, mel_channels, frames]
+        n = len(self.ublocks)
+        for i, (block, film) in enumerate(zip(self.ublocks, self.films)):
+            gamma, beta = film(d[n - 1 - i], level)
+            x = block(x, gamma, beta)  # [B, C_i, frames * f_1 * ... * f_i]
+        return self.out(x)  # [B, 1, T]
+
+
+# --- the zoo protocol --------------------------------------------------------------------------------
+
+def build(cfg) -> WaveGrad:
+    return WaveGrad(cfg.model, sample_rate=cfg.data.sample_rate)
+
+
+def loss(model: WaveGrad, batch: dict) -> tuple[torch.Tensor, dict]:
+    """L1 between the noise and its estimate at a continuous noise level drawn per example (Algorithm 1)."""
+    x0 = batch["audio"]
+    if x0.shape[-1] % model.cfg.hop:
+        raise ValueError(f"data.segment must be a multiple of the hop {model.cfg.hop} "
+                         f"(the product of model.upsample), got {x0.shape[-1]}")
+    mel = model.mel(x0)  # [B, M, T / hop], from the clean crop
+    if model.training:  # track the average frame (not a parameter: no gradient)
+        with torch.no_grad():
+            model.mean_mel.lerp_(mel.mean(dim=(0, 2)), 0.01)
+    t = torch.randint(0, len(model.schedule), (x0.shape[0],))
+    level = model.schedule.noise_level(t).to(x0.device, x0.dtype)[:, None, None]  # sqrt(abar) ~ U(l_t, l_(t-1))
+    noise = torch.randn_like(x0)
+    y = level * x0 + (1 - level ** 2).sqrt() * noise  # eq. 4 at a continuous level
+    return F.l1_loss(model(y, mel, level[:, 0, 0]), noise), {}
+
+
+@torch.no_grad()
+def generate(model: WaveGrad, mel: torch.Tensor, seed: int = 0, fast: bool = True,
+             trace: list | None = None) -> torch.Tensor:
+    """Vocode ``mel [B, M, frames]`` into ``[B, 1, frames * hop]``: white noise, then one ancestral step
+    per beta of the 6-iteration schedule (or of the 1,000-step training schedule with ``fast=False``),
+    the network told each step's noise level ``sqrt(abar_n)``. ``trace`` receives ``y`` before each step."""
+    device = mel.device
+    g = torch.Generator().manual_seed(seed)
+    sched = Schedule(model.cfg.fast_betas) if fast else model.schedule
+    levels = sched.alpha_bar.sqrt().float()
+    y = torch.randn(mel.shape[0], 1, mel.shape[-1] * model.cfg.hop, generator=g).to(device)
+    for n in reversed(range(len(sched))):
+        if trace is not None:
+            trace.append(y.cpu())
+        eps = model(y, mel, levels[n].to(device).expand(y.shape[0]))
+        z = torch.randn(y.shape, generator=g).to(device) if n > 0 else None
+        y = sched.p_step(y, n, eps, z)
+    return y.clamp(-1, 1)
+
+
+def reconstruct(model: WaveGrad, batch: dict, seed: int = 0, fast: bool = True) -> torch.Tensor:
+    """Vocoding: the clips ``batch["audio"] [B, 1, T]`` regenerated from their own log-mel spectrograms."""
+    audio = batch["audio"]
+    length = audio.shape[-1] - audio.shape[-1] % model.cfg.hop
+    out = generate(model, model.mel(audio[..., :length]), seed, fast)
+    return F.pad(out, (0, audio.shape[-1] - length))
+
+
+def sample(model: WaveGrad, n: int, seconds: float, seed: int = 0, cond: dict | None = None,
+           fast: bool = True) -> torch.Tensor:
+    """A vocoder generates nothing of its own: given no spectrogram (``cond["mel"]``) it vocodes the
+    average training frame held still - its idea of 'an average sound'."""
+    device = next(model.parameters()).device
+    frames = -(-int(round(seconds * model.sample_rate)) // model.cfg.hop)
+    mel = (cond or {}).get("mel")
+    if mel is None:
+        mel = model.mean_mel.to(device)[None, :, None].expand(n, -1, frames)
+    return generate(model, mel, seed, fast)[..., : int(round(seconds * model.sample_rate))]
+
+
+def n_params(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
