@@ -15,38 +15,15 @@ quality each reaches on the same footing:
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from lineage import data as D
 from lineage.eval import metrics as M
 from lineage.eval.report import fit_length, mean_spectrum_noise
+from lineage.eval.speed import machine, timed
 from lineage.train import load_run
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def timed(fn, repeats: int = 3) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def schedules(entry, model) -> list[tuple[str, dict]]:
@@ -71,7 +48,7 @@ def measure(run: Path, n_quality: int, seconds: float) -> list[dict]:
         clips_of = lambda m: {"audio": torch.from_numpy(fit_length(test.audio[:m], length))[:, None]}  # noqa: E731
         one = clips_of(1)
         if vocoder:
-            row["rtf"] = timed(lambda: entry.module.reconstruct(model, one, seed=0, **kw)) / seconds
+            row["rtf"] = timed(lambda: entry.module.reconstruct(model, one, seed=0, **kw))["median"] / seconds
             batch = clips_of(k)
             out = entry.module.reconstruct(model, batch, seed=0, **kw).reshape(k, -1).numpy()
             ref = batch["audio"].reshape(k, -1).numpy()
@@ -79,7 +56,7 @@ def measure(run: Path, n_quality: int, seconds: float) -> list[dict]:
         else:
             pitch = {"pitch": torch.tensor([60])} if "pitch" in getattr(cfg.model, "cond_keys", []) else None
             cond1 = {key: torch.as_tensor(test.labels[key][:1]) for key in getattr(cfg.model, "cond_keys", [])}
-            row["rtf"] = timed(lambda: entry.module.sample(model, 1, seconds, seed=0, cond=cond1, **kw)) / seconds
+            row["rtf"] = timed(lambda: entry.module.sample(model, 1, seconds, seed=0, cond=cond1, **kw))["median"] / seconds
             if pitch is not None:
                 cond = {key: torch.as_tensor(test.labels[key][:k]) for key in cfg.model.cond_keys}
                 audio = entry.module.sample(model, k, seconds, seed=0, cond=cond, **kw).reshape(k, -1).numpy()
@@ -112,8 +89,9 @@ def main() -> None:
                  f"{r['pitch_accuracy']:.2f}" if "pitch_accuracy" in r else "-"]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"{args.seconds:g} s clips; quality on {args.n} held-out clips or notes; {cpu_name()}, "
-                 f"{torch.get_num_threads()} torch threads, torch {torch.__version__}.")
+    m = machine()
+    lines.append(f"{args.seconds:g} s clips; quality on {args.n} held-out clips or notes; {m['cpu']}, "
+                 f"{m['torch_threads']} torch threads, torch {m['torch']}.")
     text = "\n".join(lines)
     print(text)
     if args.out:
