@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test unit notebooks nbexec book lab bench bench-diffusion bench-table clean golden-ddsp
+.PHONY: setup demo test unit notebooks nbexec book lab bench bench-diffusion bench-gans bench-table clean golden-ddsp
 
 setup: $(STAMP)
 
@@ -56,6 +56,10 @@ bench-diffusion: $(STAMP)
 	  $(VENV)/bin/lineage train $$name --preset $$preset --out runs/$$name-$$preset --quiet $$resume || exit 1; \
 	done
 	$(PY) benchmarks/diffusion_speed.py $(DIFF_RUNS) --n 8 --out benchmarks/results/diffusion-speed.md
+
+# Each GAN's tiny preset from three seeds, checked for divergence, silence and mode collapse.
+bench-gans: $(STAMP)
+	$(PY) benchmarks/gan_stability.py --models wavegan gansynth --seeds 0 1 2
 
 # The zoo's comparison table on `digits` (tiny presets), kept in benchmarks/results/ for chapter 90.
 BENCH_OUT := runs/bench/digits-tiny

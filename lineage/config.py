@@ -52,6 +52,7 @@ class TrainConfig:
     steps: int = field(default=1000, metadata={"min": 1})
     batch_size: int = field(default=8, metadata={"min": 1})
     lr: float = field(default=1e-3, metadata={"min": 0.0})
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # Adam's (beta1, beta2); GANs: [0.5, 0.9]
     weight_decay: float = field(default=0.0, metadata={"min": 0.0})
     grad_clip: float = field(default=1.0, metadata={"min": 0.0})  # max gradient norm; 0 = off
     seed: int = 0

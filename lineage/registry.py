@@ -21,6 +21,11 @@ Optional parts the evaluation uses when present (:mod:`lineage.eval`):
   also has ``reconstructs(model) -> bool`` and it says this model cannot (DiffWave is a vocoder only
   when built with a mel conditioner).
 
+A model trained by more than one optimizer - a GAN's critic and generator - also provides
+``updates(model) -> {part: (submodule, n)}``: one training step updates each part ``n`` times in order,
+each time on a fresh batch, with its own AdamW over that submodule's parameters; its ``loss`` is then
+``loss(model, batch, part)``.
+
 And one the Trainer and the evaluation use: ``prepare(run_config, clipset) -> clipset``, to compute
 per-frame features once for the whole set (``ClipSet.frames``, cropped with the audio in every batch).
 """
@@ -51,7 +56,17 @@ class Entry:
     def build(self, cfg):
         return self.module.build(cfg)
 
-    def loss(self, model, batch):
+    def updates(self, model) -> dict:
+        """The parts of one training step: ``{part: (module, updates per step)}``, each part with its own
+        optimizer - ``{"model": (model, 1)}`` unless the entry says otherwise (a GAN: its critic several
+        times, then its generator once)."""
+        updates = getattr(self.module, "updates", None)
+        return updates(model) if updates else {"model": (model, 1)}
+
+    def loss(self, model, batch, part: str = "model"):
+        """The loss of one update; an entry with ``updates`` is told which part is being updated."""
+        if hasattr(self.module, "updates"):
+            return self.module.loss(model, batch, part)
         return self.module.loss(model, batch)
 
     def sample(self, model, n: int, seconds: float, seed: int = 0, cond=None):

@@ -6,7 +6,10 @@ It knows nothing about any model: it calls the entry's ``build``, ``loss`` and `
   ``(train.seed, s, process)``, so the data order needs no state to resume exactly;
 * **devices** - CPU, CUDA or MPS through Hugging Face Accelerate (``accelerate launch`` runs the same
   loop on several GPUs or nodes);
-* **progress** - tqdm with loss and steps/s; ``log.jsonl`` with one line per logged step;
+* **parts** - a step updates the whole model once, or - for an entry with ``updates`` (a GAN) - each
+  part (critic, generator) with its own optimizer, as many times as the entry asks, on fresh batches;
+* **progress** - tqdm with the loss(es), the entry's own logs and steps/s; ``log.jsonl`` with one line
+  per logged step;
 * **checkpoints** every ``train.checkpoint_every`` steps, written atomically: a folder
   ``checkpoints/step_0000500/`` is filled under a temporary name and renamed when complete, weights in
   safetensors, structure in JSON - nothing is ever unpickled on load;
@@ -83,8 +86,11 @@ class Trainer:
 
         torch.manual_seed(tc.seed)
         model = self.entry.build(cfg)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        # one optimizer per part of the step: the whole model, or a GAN's critic and generator
+        self.parts = {part: n for part, (_, n) in self.entry.updates(model).items()}
+        optimizers = make_optimizers(self.entry, model, tc)
+        self.model, *opts = self.accelerator.prepare(model, *optimizers.values())
+        self.optimizers = dict(zip(optimizers, opts))
         # the EMA copy is made after `prepare`, so it lives on the training device
         self.ema = EMA(self.accelerator.unwrap_model(self.model), tc.ema) if tc.ema > 0 else None
         self.step = 0
@@ -107,24 +113,18 @@ class Trainer:
         last = {}
         t0 = time.perf_counter()
         while self.step < tc.steps:
+            # every batch of step s comes from one generator seeded by s: resuming needs no data state
             rng = np.random.default_rng([tc.seed, self.step, acc.process_index])
-            batch = self.trainset.batch(rng, tc.batch_size, self.cfg.data.segment, self.cfg.data.crop)
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            out = self.entry.loss(model, batch)
-            loss, logs = out if isinstance(out, tuple) else (out, {})
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(self._diverged("loss", loss.item()))
-            self.optimizer.zero_grad(set_to_none=True)
-            acc.backward(loss)
-            if tc.grad_clip > 0:
-                grad_norm = acc.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                if not torch.isfinite(grad_norm):
-                    raise TrainingDiverged(self._diverged("gradient norm", float(grad_norm)))
-            self.optimizer.step()
+            last = {"step": self.step + 1}
+            for part, n in self.parts.items():
+                for _ in range(n):
+                    batch = self.trainset.batch(rng, tc.batch_size, self.cfg.data.segment, self.cfg.data.crop)
+                    batch = {k: v.to(self.device) for k, v in batch.items()}
+                    loss, logs = self._update(part, batch)
+                    last.update({"loss" if part == "model" else f"loss_{part}": loss, **logs})
             if self.ema is not None:
                 self.ema.update(acc.unwrap_model(model))
             self.step += 1
-            last = {"step": self.step, "loss": loss.item(), **logs}
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in last.items() if k != "step"}, refresh=False)
@@ -137,6 +137,25 @@ class Trainer:
         if bar is not None:
             bar.close()
         return last
+
+    def _update(self, part: str, batch: dict) -> tuple[float, dict]:
+        """One optimizer step of ``part`` on ``batch``, guarded against non-finite values."""
+        acc, tc = self.accelerator, self.cfg.train
+        out = self.entry.loss(self.model, batch, part)
+        loss, logs = out if isinstance(out, tuple) else (out, {})
+        name = "loss" if part == "model" else f"{part} loss"
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(self._diverged(name, loss.item()))
+        optimizer = self.optimizers[part]
+        optimizer.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        if tc.grad_clip > 0:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            grad_norm = acc.clip_grad_norm_(params, tc.grad_clip)
+            if not torch.isfinite(grad_norm):
+                raise TrainingDiverged(self._diverged(f"{name}'s gradient norm", float(grad_norm)))
+        optimizer.step()
+        return loss.item(), logs
 
     def _diverged(self, what: str, value: float) -> str:
         latest = latest_checkpoint(self.out)
@@ -184,12 +203,13 @@ class Trainer:
         save_file(_contiguous(model.state_dict()), tmp / "model.safetensors")
         if self.ema is not None:
             save_file(_contiguous(self.ema.shadow), tmp / "ema.safetensors")
-        opt_tensors, opt_tree = flatten(self.optimizer.state_dict(), "optimizer")
+        opt_tensors, opt_tree = flatten({part: opt.state_dict() for part, opt in self.optimizers.items()},
+                                        "optimizers")
         rng = {"rng.torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
         save_file(_contiguous({**opt_tensors, **rng}), tmp / "state.safetensors")
-        (tmp / "state.json").write_text(json.dumps({"step": self.step, "optimizer": opt_tree}))
+        (tmp / "state.json").write_text(json.dumps({"step": self.step, "optimizers": opt_tree}))
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)  # the checkpoint appears complete or not at all
@@ -209,7 +229,14 @@ class Trainer:
             self.ema.shadow = load_file(ckpt / "ema.safetensors", device=str(self.device))
         tensors = load_file(ckpt / "state.safetensors")
         meta = json.loads((ckpt / "state.json").read_text())
-        self.optimizer.load_state_dict(unflatten(meta["optimizer"], tensors))
+        # checkpoints from before parts were named hold one optimizer, the whole model's
+        states = unflatten(meta["optimizers"], tensors) if "optimizers" in meta else {
+            "model": unflatten(meta["optimizer"], tensors)}
+        if set(states) != set(self.optimizers):
+            raise ValueError(f"{ckpt}: optimizer states for {sorted(states)}, but this model trains "
+                             f"{sorted(self.optimizers)}")
+        for part, state in states.items():
+            self.optimizers[part].load_state_dict(state)
         torch.set_rng_state(tensors["rng.torch"])
         cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
         if cuda_states and torch.cuda.is_available():
@@ -249,6 +276,17 @@ class Trainer:
         if self.accelerator.is_main_process:
             with open(self.out / "log.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
+
+
+def make_optimizers(entry, model: torch.nn.Module, tc: C.TrainConfig) -> dict[str, torch.optim.Optimizer]:
+    """AdamW for each part of the entry's training step, with ``train.lr``, ``train.betas`` and
+    ``train.weight_decay``."""
+    if len(tc.betas) != 2 or not all(0 <= b < 1 for b in tc.betas):
+        raise C.ConfigError(f"train.betas = {tc.betas} is not valid: expected two numbers in [0, 1), "
+                            f"e.g. [0.9, 0.999] (or [0.5, 0.9] for a GAN)")
+    return {part: torch.optim.AdamW(module.parameters(), lr=tc.lr, betas=tuple(tc.betas),
+                                    weight_decay=tc.weight_decay)
+            for part, (module, _) in entry.updates(model).items()}
 
 
 def train_or_resume(model_name: str, cfg: C.RunConfig, run: str | Path, progress: bool = True) -> dict:

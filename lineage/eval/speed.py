@@ -66,20 +66,26 @@ def generation_speed(entry, model, cond: dict, seconds: float, n: int = 1, repea
 
 
 def training_speed(entry, cfg, trainset, steps: int = 10, warmup: int = 3) -> dict:
-    """Steps/s and samples/s of the training step (loss, backward, AdamW) of a freshly built model."""
+    """Steps/s and samples/s of the training step (loss, backward, AdamW; every part of it) of a freshly
+    built model."""
+    from lineage.train import make_optimizers
+
     torch.manual_seed(0)
     model = entry.build(cfg).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
-    rng = np.random.default_rng(0)
     tc, dc = cfg.train, cfg.data
+    optimizers = make_optimizers(entry, model, tc)
+    repeats = {part: n for part, (_, n) in entry.updates(model).items()}
+    rng = np.random.default_rng(0)
 
-    def step():
-        batch = trainset.batch(rng, tc.batch_size, dc.segment, dc.crop)
-        out = entry.loss(model, batch)
-        loss = out[0] if isinstance(out, tuple) else out
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def step():  # every part of one training step (a GAN: n critic updates, one generator update)
+        for part, n in repeats.items():
+            for _ in range(n):
+                batch = trainset.batch(rng, tc.batch_size, dc.segment, dc.crop)
+                out = entry.loss(model, batch, part)
+                loss = out[0] if isinstance(out, tuple) else out
+                optimizers[part].zero_grad(set_to_none=True)
+                loss.backward()
+                optimizers[part].step()
 
     for _ in range(warmup):
         step()
@@ -90,5 +96,6 @@ def training_speed(entry, cfg, trainset, steps: int = 10, warmup: int = 3) -> di
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     segment = dc.segment or trainset.audio.shape[1]
-    return {"steps_per_s": 1 / med, "samples_per_s": tc.batch_size * segment / med,
+    batches = sum(repeats.values())  # batches seen per step
+    return {"steps_per_s": 1 / med, "samples_per_s": batches * tc.batch_size * segment / med,
             "batch_size": tc.batch_size, "segment": segment, "step_s": round(med, 4)}

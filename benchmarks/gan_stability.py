@@ -1,0 +1,111 @@
+"""Benchmark (not a test): do the GANs' tiny presets train stably from any seed?
+
+GAN training is where beginners lose weeks, so each GAN's tiny preset is trained from several seeds
+(``train.seed``: the initial weights, the latents, the phase shuffles and the batch order all change)
+and every run is checked for the three ways a GAN fails:
+
+* **divergence** - a loss or gradient becomes NaN/inf (the Trainer stops with ``TrainingDiverged``);
+* **silence** - the generator's clips fade to nothing: RMS of generated clips / RMS of real clips;
+* **mode collapse** - one sound for every latent: the data set's classifier (the judge of the shared
+  metrics) hears fewer classes among the generated clips, and the inception score falls towards 1.
+
+Also reported: the critic's last Wasserstein estimate and gradient penalty, the shared metrics (FID, IS)
+and, for a pitch-conditioned GAN, the share of notes at the asked pitch (pYIN).
+
+    python benchmarks/gan_stability.py [--models wavegan gansynth] [--seeds 0 1 2] [--out FILE.md]
+
+Finished runs in ``runs/gan-stability/`` are reused; a killed one resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lineage import data as D
+from lineage import registry
+from lineage.eval import metrics as M
+from lineage.eval.classifier import get_judge
+from lineage.eval.report import fit_length
+from lineage.eval.speed import machine
+from lineage.train import TrainingDiverged, load_run, train_or_resume
+
+
+def check(run: Path, n: int) -> dict:
+    """The failure signs of one finished run, from ``n`` generated clips."""
+    entry, cfg, model = load_run(run)
+    data = D.load(cfg.data)
+    trainset, _ = data.split(cfg.data.holdout, seed=cfg.data.seed)
+    judge = get_judge(cfg.data, seed=0, dataset=data)
+    length = int(round(cfg.data.seconds * cfg.data.sample_rate))
+    cond = trainset.label_batch(n, seed=1)
+    with torch.no_grad():
+        fake = fit_length(entry.sample(model, n, cfg.data.seconds, seed=1, cond=cond).numpy(), length)
+    real = fit_length(trainset.audio[np.random.default_rng(1).choice(len(trainset), n)], length)
+    real_probs, real_feats = judge.model.describe(real)
+    probs, feats = judge.model.describe(fake)
+    heard = np.bincount(probs.argmax(1), minlength=len(judge.classes))
+    row = {"rms_ratio": float(np.sqrt((fake ** 2).mean()) / np.sqrt((real ** 2).mean())),
+           "classes_heard": int((heard >= max(2, n // 50)).sum()), "classes": len(judge.classes),
+           "is": M.inception_score(probs), "is_real": M.inception_score(real_probs),
+           "fid": M.fid(feats, real_feats)}
+    if "pitch" in getattr(cfg.model, "cond_keys", []):
+        row.update(M.pitch_accuracy(fake, cfg.data.sample_rate, cond["pitch"].numpy()))
+    last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    row.update({k: last[k] for k in ("W", "gp") if k in last})
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", nargs="+", default=["wavegan", "gansynth"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--n", type=int, default=128, help="generated clips per run")
+    ap.add_argument("--runs", type=Path, default=Path("runs/gan-stability"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/gan-stability.md"))
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    rows = []
+    for name in args.models:
+        entry = registry.load(name)
+        for seed in args.seeds:
+            cfg = entry.config("tiny", overrides=[f"train.seed={seed}"])
+            run = args.runs / f"{name}-seed{seed}"
+            t0 = time.perf_counter()
+            try:
+                train_or_resume(name, cfg, run, progress=False)
+                row = {"diverged": "no", **check(run, args.n)}
+            except TrainingDiverged as err:
+                row = {"diverged": str(err).split(";")[0]}
+            row.update({"model": name, "seed": seed, "steps": cfg.train.steps, "wall_s": time.perf_counter() - t0})
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+
+    def fmt(row, key, spec):
+        return format(row[key], spec) if key in row else "-"
+
+    lines = [f"# GAN stability: each tiny preset from {len(args.seeds)} seeds", "",
+             f"`python benchmarks/gan_stability.py` on {machine()['cpu']}, torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads; {args.n} generated clips per run, judged by each data "
+             f"set's classifier. Wall time includes training (a finished run is reused) and checking.", "",
+             "| model | seed | steps | diverged | critic W | gp | RMS gen/real | classes heard | IS (real) | FID "
+             "| pitch acc. | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['seed']} | {r['steps']} | {r['diverged']} | {fmt(r, 'W', '.3f')} | "
+                     f"{fmt(r, 'gp', '.4f')} | {fmt(r, 'rms_ratio', '.2f')} | "
+                     f"{r.get('classes_heard', '-')} of {r.get('classes', '-')} | {fmt(r, 'is', '.2f')} "
+                     f"({fmt(r, 'is_real', '.2f')}) | {fmt(r, 'fid', '.0f')} | {fmt(r, 'pitch_accuracy', '.2f')} "
+                     f"| {r['wall_s']:.0f} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
