@@ -35,6 +35,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lineage.gan import gradient_penalty
+
 
 @dataclass
 class Config:
@@ -160,15 +162,6 @@ def fit_clips(audio: torch.Tensor, length: int) -> torch.Tensor:
     """Real clips ``[B, 1, T]`` cut or zero-padded at the end to the generator's ``length``."""
     T = audio.shape[-1]
     return audio[..., :length] if T >= length else F.pad(audio, (0, length - T))
-
-
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """``E[(||grad D(x_hat)||_2 - 1)^2]`` at ``x_hat = u real + (1 - u) fake``, one ``u ~ U(0, 1)`` per
-    example; ``create_graph`` so that the penalty itself can be differentiated (it is a loss term)."""
-    u = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
-    x_hat = (u * real + (1 - u) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
 def loss(model: WaveGAN, batch: dict, part: str) -> tuple[torch.Tensor, dict]:
