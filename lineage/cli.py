@@ -182,7 +182,9 @@ def cmd_train(args) -> None:
           f"({1000 * rf / cfg.data.sample_rate:.1f} ms)" if rf else "") +
           f", {len(trainer.trainset)} training clips, device {trainer.device}, from step {trainer.step}")
     last = trainer.fit()
-    print(f"done: step {last.get('step', trainer.step)}, loss {last.get('loss', float('nan')):.4f}, "
+    from lineage.train import losses_text
+
+    print(f"done: step {last.get('step', trainer.step)}, {losses_text(last)}, "
           f"{time.perf_counter() - t0:.1f} s -> {out}")
 
 

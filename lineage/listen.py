@@ -41,6 +41,8 @@ tr.real td { color: #555; font-style: italic; }
 
 def write_page(runs: list[Path], output: Path, n_reference: int = 4, max_clips: int = 8) -> Path:
     """Write the listening page for ``runs`` (run folders with samples) to ``output``."""
+    from lineage.train import losses_text
+
     runs = [Path(r) for r in runs]
     sections, results, reference = [], [], None
     for run in runs:
@@ -64,7 +66,7 @@ def write_page(runs: list[Path], output: Path, n_reference: int = 4, max_clips: 
         facts = {"parameters": f"{n_params:,}" if n_params else "-",
                  "data": record["config"]["data"]["name"],
                  "steps": log[-1]["step"] if log else 0,
-                 "final loss": f"{log[-1]['loss']:.4f}" if log else "-",
+                 "final loss": losses_text(log[-1]) if log else "-",
                  "train time": f"{log[-1]['time']:.0f} s" if log and "time" in log[-1] else "-",
                  "samples": f"{samples.name} ({len(clips)} shown)" if samples else "none yet"}
         sections.append(_section(system, facts, clips, sr))

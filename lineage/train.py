@@ -278,6 +278,13 @@ class Trainer:
                 f.write(json.dumps(row) + "\n")
 
 
+def losses_text(row: dict) -> str:
+    """The losses of a log row in words: ``loss 0.0712``, or ``loss_critic -0.51, loss_generator 0.26``
+    for a model trained in parts."""
+    parts = [f"{k} {v:.4f}" for k, v in row.items() if k == "loss" or k.startswith("loss_")]
+    return ", ".join(parts) or "loss -"
+
+
 def make_optimizers(entry, model: torch.nn.Module, tc: C.TrainConfig) -> dict[str, torch.optim.Optimizer]:
     """AdamW for each part of the entry's training step, with ``train.lr``, ``train.betas`` and
     ``train.weight_decay``."""
