@@ -45,7 +45,7 @@ def check(run: Path, n: int) -> dict:
     length = int(round(cfg.data.seconds * cfg.data.sample_rate))
     cond = trainset.label_batch(n, seed=1)
     with torch.no_grad():
-        fake = fit_length(entry.sample(model, n, cfg.data.seconds, seed=1, cond=cond).numpy(), length)
+        fake = fit_length(entry.sample(model, n, cfg.data.seconds, seed=1, cond=cond).reshape(n, -1).numpy(), length)
     real = fit_length(trainset.audio[np.random.default_rng(1).choice(len(trainset), n)], length)
     real_probs, real_feats = judge.model.describe(real)
     probs, feats = judge.model.describe(fake)
