@@ -93,7 +93,7 @@ def main() -> None:
     lines = [f"# GAN stability: each tiny preset from {len(args.seeds)} seeds", "",
              f"`python benchmarks/gan_stability.py` on {machine()['cpu']}, torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads; {args.n} generated clips per run, judged by each data "
-             f"set's classifier. Wall time includes training (a finished run is reused) and checking.", "",
+             f"set's classifier. Train s: the run's training time as its log recorded it.", "",
              "| model | seed | steps | diverged | critic W | gp | RMS gen/real | classes heard | IS (real) | FID "
              "| pitch acc. | train s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -178,6 +178,13 @@ def dominant_frequency(audio: np.ndarray, sample_rate: int, fmin: float = 30.0) 
     return float(freqs[np.argmax(spectrum)])
 
 
+def cut_or_pad(audio: torch.Tensor, length: int) -> torch.Tensor:
+    """Clips ``[..., T]`` cut, or zero-padded at the end, to ``length`` samples (a fixed-length generator's
+    clips to the asked length, or real clips to the generator's)."""
+    T = audio.shape[-1]
+    return audio[..., :length] if T >= length else torch.nn.functional.pad(audio, (0, length - T))
+
+
 def hz_to_midi(f: float | np.ndarray) -> float | np.ndarray:
     """MIDI note number of a frequency: ``69 + 12 log2(f / 440)``."""
     return 69 + 12 * np.log2(np.asarray(f) / 440.0)

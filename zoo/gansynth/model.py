@@ -46,6 +46,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lineage.audio import cut_or_pad
 from lineage.gan import gradient_penalty
 from lineage.nn import LabelEmbedding
 
@@ -180,11 +181,6 @@ def decode(spec: torch.Tensor, n_fft: int, hop: int, length: int,
         inst_freq = mel_inverse @ inst_freq
     phase = phase_from_if(inst_freq)  # [B, F, frames]
     return istft(torch.polar(mag, phase), n_fft, hop, length)
-
-
-def fit(audio: torch.Tensor, length: int) -> torch.Tensor:
-    """Clips ``[..., T]`` cut, or zero-padded at the end, to ``length`` samples."""
-    return F.pad(audio, (0, length - audio.shape[-1])) if audio.shape[-1] < length else audio[..., :length]
 
 
 # --- the networks ------------------------------------------------------------------------------------
@@ -322,7 +318,7 @@ class GANSynth(nn.Module):
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
         """Clips ``[B, 1, T]`` of any length -> ``[B, 2, F, frames]`` (cut or zero-padded to the model's
         clip)."""
-        return encode(fit(audio, self.length), self.cfg.n_fft, self.cfg.hop, self.mel)
+        return encode(cut_or_pad(audio, self.length), self.cfg.n_fft, self.cfg.hop, self.mel)
 
     def decode(self, spec: torch.Tensor) -> torch.Tensor:
         """``[B, 2, F, frames]`` -> ``[B, 1, length]``."""
@@ -417,7 +413,7 @@ def sample(model: GANSynth, n: int, seconds: float, seed: int = 0, cond: dict | 
     if cond is not None:
         cond = {k: torch.as_tensor(v)[:n] for k, v in cond.items()}
     audio = generate(model, latents(n, model.cfg.latent, seed), cond)
-    return fit(audio, int(round(seconds * model.sample_rate)))
+    return cut_or_pad(audio, int(round(seconds * model.sample_rate)))
 
 
 def n_params(model: nn.Module) -> int:

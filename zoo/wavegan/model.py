@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lineage.audio import cut_or_pad
 from lineage.gan import gradient_penalty
 
 
@@ -158,16 +159,10 @@ def updates(model: WaveGAN) -> dict:
     return {"critic": (model.critic, model.cfg.critic_steps), "generator": (model.generator, 1)}
 
 
-def fit_clips(audio: torch.Tensor, length: int) -> torch.Tensor:
-    """Real clips ``[B, 1, T]`` cut or zero-padded at the end to the generator's ``length``."""
-    T = audio.shape[-1]
-    return audio[..., :length] if T >= length else F.pad(audio, (0, length - T))
-
-
 def loss(model: WaveGAN, batch: dict, part: str) -> tuple[torch.Tensor, dict]:
     """The WGAN-GP losses. ``part == "critic"``: ``D(G(z)) - D(x) + lambda GP`` (minimised, so the
     critic pushes real scores up and fake ones down); ``part == "generator"``: ``-D(G(z))``."""
-    real = fit_clips(batch["audio"], model.cfg.length)  # [B, 1, length]
+    real = cut_or_pad(batch["audio"], model.cfg.length)  # [B, 1, length], the generator's
     z = model.latent(real.shape[0], device=real.device)
     if part == "critic":
         with torch.no_grad():
@@ -192,7 +187,7 @@ def sample(model: WaveGAN, n: int, seconds: float, seed: int = 0, cond: dict | N
     """``n`` clips of ``seconds``: the generator's fixed-length clip, cut or zero-padded. Unconditional,
     so ``cond`` is ignored."""
     length = int(round(seconds * model.sample_rate))
-    return fit_clips(generate(model, model.latent(n, seed)), length)
+    return cut_or_pad(generate(model, model.latent(n, seed)), length)
 
 
 def n_params(model: nn.Module) -> int:
