@@ -60,9 +60,10 @@ def test_the_embedding_decides_the_timbre():
     """A sine and a square at the same pitch label: after training, the decoder predicts each wave far
     better given its own embedding than given the other's - the embedding, not the label, carries the
     timbre. The decoder sees only 4 past samples (dilations 1, 2), so it cannot read the square's next
-    edge off its past and must take it from the embedding; with chapter 1's long receptive field the
-    past alone predicts a periodic wave, and whether the decoder then listens to the embedding at all
-    depends on the seed (half of 8 seeds did not). This form held on 8 of 8 seeds (the weakest: 2.7x)."""
+    edge off its past and must take it from the embedding; with 16 past samples (dilations 1..8, more
+    than half a period) the past alone predicts the wave, and whether the decoder listens to the
+    embedding at all depends on the seed (4 of 8 seeds did not). This form held on 8 of 8 seeds (the
+    weakest: 2.7x)."""
     t = torch.arange(1024) / 8000
     sine = 0.5 * torch.sin(2 * math.pi * 262 * t)
     square = 0.5 * torch.sign(torch.sin(2 * math.pi * 262 * t))
