@@ -47,8 +47,8 @@ def check(run: Path, n: int) -> dict:
     with torch.no_grad():
         fake = fit_length(entry.sample(model, n, cfg.data.seconds, seed=1, cond=cond).reshape(n, -1).numpy(), length)
     real = fit_length(trainset.audio[np.random.default_rng(1).choice(len(trainset), n)], length)
-    real_probs, real_feats = judge.model.describe(real)
-    probs, feats = judge.model.describe(fake)
+    real_probs, real_feats = judge.model.classify(real)
+    probs, feats = judge.model.classify(fake)
     heard = np.bincount(probs.argmax(1), minlength=len(judge.classes))
     row = {"rms_ratio": float(np.sqrt((fake ** 2).mean()) / np.sqrt((real ** 2).mean())),
            "classes_heard": int((heard >= max(2, n // 50)).sum()), "classes": len(judge.classes),

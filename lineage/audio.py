@@ -178,11 +178,16 @@ def dominant_frequency(audio: np.ndarray, sample_rate: int, fmin: float = 30.0) 
     return float(freqs[np.argmax(spectrum)])
 
 
-def cut_or_pad(audio: torch.Tensor, length: int) -> torch.Tensor:
-    """Clips ``[..., T]`` cut, or zero-padded at the end, to ``length`` samples (a fixed-length generator's
-    clips to the asked length, or real clips to the generator's)."""
+def fit_length(audio, length: int):
+    """Clips ``[..., T]`` cut, or zero-padded at the end, to ``length`` samples - numpy arrays or torch
+    tensors alike (a fixed-length generator's clips to the asked length, real clips to a generator's or
+    a judge's length)."""
     T = audio.shape[-1]
-    return audio[..., :length] if T >= length else torch.nn.functional.pad(audio, (0, length - T))
+    if T >= length:
+        return audio[..., :length]
+    if isinstance(audio, torch.Tensor):
+        return torch.nn.functional.pad(audio, (0, length - T))
+    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - T)])
 
 
 def hz_to_midi(f: float | np.ndarray) -> float | np.ndarray:

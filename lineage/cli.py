@@ -74,13 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="generate WAVs from a trained run")
-    s.add_argument("run")
+    s.add_argument("run", help="a run folder, or a Hugging Face Hub repository id holding one")
     s.add_argument("-n", type=int, default=8)
     s.add_argument("--seconds", type=float, default=1.0)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--cond", action="append", default=[], metavar="LABEL=VALUE",
                    help="conditioning label, e.g. --cond pitch=60 --cond timbre=saw (default: labels of real clips)")
     s.add_argument("--out", default=None, help="folder for the WAVs (default RUN/samples/cli)")
+    s.add_argument("--device", default=None, help="cpu, cuda, mps (default: what training would pick)")
     s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("eval", help="judge a run: classifier metrics, likelihood, pitch, speed -> metrics.json")
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, default=None, help="clip length (default: the data's clip length)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-speed", dest="speed", action="store_false", help="skip the RTF and training timings")
+    s.add_argument("--device", default=None, help="cpu, cuda, mps (default: what training would pick)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("listen", help="write the comparative listening page for runs")
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--n", type=int, default=256)
     b.add_argument("--seconds", type=float, default=None)
     b.add_argument("--no-speed", dest="speed", action="store_false")
+    b.add_argument("--device", default=None, help="where models are evaluated (default: what training would pick)")
     b.add_argument("--set", dest="overrides", action="append", default=[], nargs="+",
                    metavar="SECTION.KEY=VALUE", help="overrides applied to every model's config")
     b.set_defaults(func=cmd_bench_table)
@@ -169,6 +172,7 @@ def cmd_data_info(args) -> None:
 
 def cmd_train(args) -> None:
     from lineage import registry
+    from lineage.tables import losses_text
     from lineage.train import Trainer
 
     entry = registry.load(args.model)
@@ -176,14 +180,12 @@ def cmd_train(args) -> None:
     out = Path(args.out or f"runs/{args.model}-{Path(args.preset).stem}")
     t0 = time.perf_counter()
     trainer = Trainer(args.model, cfg, out, resume=args.resume, progress=not args.quiet)
-    n_params = sum(p.numel() for p in trainer.model.parameters())
-    rf = getattr(trainer.accelerator.unwrap_model(trainer.model), "receptive_field", None)
-    print(f"{args.model}: {n_params:,} parameters" + (f", receptive field {rf} samples "
+    facts = entry.facts(trainer.accelerator.unwrap_model(trainer.model))
+    rf = facts.get("receptive_field")
+    print(f"{args.model}: {facts['parameters']:,} parameters" + (f", receptive field {rf} samples "
           f"({1000 * rf / cfg.data.sample_rate:.1f} ms)" if rf else "") +
           f", {len(trainer.trainset)} training clips, device {trainer.device}, from step {trainer.step}")
     last = trainer.fit()
-    from lineage.train import losses_text
-
     print(f"done: step {last.get('step', trainer.step)}, {losses_text(last)}, "
           f"{time.perf_counter() - t0:.1f} s -> {out}")
 
@@ -191,12 +193,11 @@ def cmd_train(args) -> None:
 def cmd_sample(args) -> None:
     import torch
 
-    from lineage import audio as A
-    from lineage import data as D
-    from lineage.train import load_run
+    from lineage.audio import save
+    from lineage.run import Run
 
-    entry, cfg, model = load_run(args.run)
-    dataset = D.load(cfg.data)
+    run = Run.load(args.run)
+    dataset = run.data()[0]
     cond = dataset.label_batch(args.n, seed=args.seed)
     for item in args.cond:
         key, _, value = item.partition("=")
@@ -213,25 +214,26 @@ def cmd_sample(args) -> None:
         if key == dataset.class_label:
             cond["class"] = cond[key]  # models condition on the set's class label under this name
     t0 = time.perf_counter()
-    with torch.no_grad():
-        audio = entry.sample(model, args.n, args.seconds, seed=args.seed, cond=cond)
+    audio = run.sample(args.n, args.seconds, seed=args.seed, cond=cond, device=args.device)
     wall = time.perf_counter() - t0
-    out = Path(args.out or Path(args.run) / "samples" / "cli")
+    out = Path(args.out or run.path / "samples" / "cli")
     for i, a in enumerate(audio):
-        A.save(out / f"{i:02d}.wav", a, cfg.data.sample_rate)
-        print(f"{out / f'{i:02d}.wav'}  ({dataset.describe(cond, i)})")
+        save(out / f"{i:02d}.wav", a, run.sample_rate)
+        print(f"{out / f'{i:02d}.wav'}  ({dataset.caption(cond, i)})")
     print(f"{args.n} x {args.seconds} s in {wall:.1f} s (real-time factor {wall / (args.n * args.seconds):.2f})")
 
 
 def cmd_eval(args) -> None:
     from lineage.eval import report
+    from lineage.tables import format_speed, format_table
 
     if args.n < 2:
         raise ValueError(f"--n {args.n}: need at least 2 clips for the set statistics")
-    result = report.evaluate(args.run, n=args.n, seconds=args.seconds, seed=args.seed, speed=args.speed)
-    print(report.format_table([result]))
+    result = report.evaluate(args.run, n=args.n, seconds=args.seconds, seed=args.seed, speed=args.speed,
+                             device=args.device)
+    print(format_table([result]))
     if result.get("speed"):
-        print(report.format_speed(result))
+        print(format_speed(result))
     print(f"wrote {Path(args.run) / 'metrics.json'}")
 
 
@@ -243,29 +245,20 @@ def cmd_listen(args) -> None:
 
 
 def cmd_tour(args) -> None:
-    from lineage import listen, registry
-    from lineage.train import train_or_resume
+    from lineage import bench
 
-    out = Path(args.out)
-    runs = []
-    for entry in registry.entries():
-        run = out / entry.name
-        cfg = entry.config(args.preset, None, [f"train.sample_n={args.n}", f"train.sample_seconds={args.seconds}"])
-        t0 = time.perf_counter()
-        train_or_resume(entry.name, cfg, run)  # a finished run is reused, a killed one resumed
-        print(f"{entry.name}: {time.perf_counter() - t0:.0f} s -> {run}")
-        runs.append(run)
-    page = listen.write_page(runs, out / "listening.html")
+    page = bench.tour(Path(args.out), args.preset, args.n, args.seconds)
     print(f"listening page: {page}")
 
 
 def cmd_bench_table(args) -> None:
-    from lineage.eval import bench
+    from lineage import bench
 
     models = None if args.models == ["all"] else [m for group in args.models for m in group.split(",")]
     out = Path(args.out or f"runs/bench/{args.data}-{Path(args.preset).stem}")
     result = bench.table(args.data, models, args.preset, out, n=args.n, seconds=args.seconds,
-                         overrides=[item for group in args.overrides for item in group], speed=args.speed)
+                         overrides=[item for group in args.overrides for item in group], speed=args.speed,
+                         device=args.device)
     print(result["markdown"])
     print(f"wrote {out / 'table.md'}, {out / 'table.json'}, {out / 'listening.html'}")
 

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lineage import audio as A
-from lineage import registry, timeline
+from lineage import timeline
+from lineage.audio import load as load_audio
+from lineage.files import write_atomic
+from lineage.tables import COLUMNS, device_text, losses_text, table_rows
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
@@ -39,39 +41,26 @@ tr.real td { color: #555; font-style: italic; }
 """
 
 
-def write_page(runs: list[Path], output: Path, n_reference: int = 4, max_clips: int = 8) -> Path:
-    """Write the listening page for ``runs`` (run folders with samples) to ``output``."""
-    from lineage.train import losses_text
+def write_page(runs: list, output: Path, n_reference: int = 4, max_clips: int = 8) -> Path:
+    """Write the listening page for ``runs`` (run folders or :class:`~lineage.run.Run`) to ``output``."""
+    from lineage.run import Run
 
-    runs = [Path(r) for r in runs]
-    sections, results, reference = [], [], None
+    runs = [r if isinstance(r, Run) else Run(r) for r in runs]
+    sections, results = [], [r.metrics for r in runs if r.metrics]
     for run in runs:
-        if not (run / "config.json").is_file():
-            raise FileNotFoundError(f"{run}: not a run folder (no config.json)")
-        record = json.loads((run / "config.json").read_text())
-        entry = registry.load(record["model"])
-        system = timeline.get(entry.system)
-        metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else None
-        if metrics:
-            results.append(metrics)
-        samples = _samples_folder(run)
+        samples = run.samples()
         captions = json.loads((samples / "captions.json").read_text()) \
             if samples and (samples / "captions.json").is_file() else {}
-        clips = [(A.load(p)[0], captions.get(p.name, p.stem))
+        clips = [(load_audio(p)[0], captions.get(p.name, p.stem))
                  for p in sorted(samples.glob("*.wav"))[:max_clips]] if samples else []
-        sr = record["config"]["data"]["sample_rate"]
-        log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()] \
-            if (run / "log.jsonl").is_file() else []
-        n_params = _n_params(run)
-        facts = {"parameters": f"{n_params:,}" if n_params else "-",
-                 "data": record["config"]["data"]["name"],
-                 "steps": log[-1]["step"] if log else 0,
-                 "final loss": losses_text(log[-1]) if log else "-",
-                 "train time": f"{log[-1]['time']:.0f} s" if log and "time" in log[-1] else "-",
+        facts = run.facts
+        shown = {"parameters": f"{facts['parameters']:,}" if facts["parameters"] else "-",
+                 "data": facts["data"], "steps": facts["steps"],
+                 "final loss": losses_text(facts["losses"]) if facts["losses"] else "-",
+                 "train time": f"{facts['train_seconds']:.0f} s" if facts["train_seconds"] else "-",
                  "samples": f"{samples.name} ({len(clips)} shown)" if samples else "none yet"}
-        sections.append(_section(system, facts, clips, sr))
-        reference = reference or (record["config"]["data"], sr)
-    body = _comparison(results) + (_reference_section(*reference, n_reference) if reference else "")
+        sections.append(_section(timeline.get(run.entry.system), shown, clips, run.sample_rate))
+    body = _comparison(results) + (_reference_section(runs[0], n_reference) if runs else "")
     body += "".join(sections)
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>audio-lineage: listening "
             f"page</title><style>{STYLE}</style></head><body><h1>audio-lineage: listening page</h1>"
@@ -79,16 +68,12 @@ def write_page(runs: list[Path], output: Path, n_reference: int = 4, max_clips: 
             f"by side. Spectrograms 0 to -80 dB. The table's metrics come from <code>lineage eval</code>."
             f"</p>{body}</body></html>")
     output.parent.mkdir(parents=True, exist_ok=True)
-    from lineage.files import write_atomic
-
     write_atomic(output, page)
     return output
 
 
 def _comparison(results: list[dict]) -> str:
     """One metrics table per data set, real rows first, then a speed table."""
-    from lineage.eval.report import COLUMNS, table_rows
-
     if not results:
         return ("<h2>Comparison</h2><p class='meta'>No metrics yet: run <code>lineage eval RUN</code> on "
                 "each run, then write this page again.</p>")
@@ -122,27 +107,20 @@ def _speed_table(results: list[dict]) -> str:
         f"<tr><td>{html.escape(r['system'])}</td><td>{r['speed']['generation']['rtf']:.3g}</td>"
         f"<td>{r['generation_batch']['rtf']:.3g} (batch of {r['generation_batch']['n']})</td>"
         f"<td>{r['speed']['training']['samples_per_s']:,.0f}</td></tr>" for r in timed)
-    m = timed[0]["machine"]
     return (f"<table><tr><th>speed</th><th>RTF, one clip</th><th>RTF, batch</th>"
             f"<th>training samples/s</th></tr>{rows}</table><p class='meta'>Real-time factor = wall time / "
             f"seconds of audio (below 1 is faster than real time); medians after a warm-up. Measured on "
-            f"{html.escape(str(m['cpu']))}, {m['torch_threads']} torch threads, torch {m['torch']}"
-            f"{', ' + html.escape(m['gpu']) if m.get('gpu') else ''}.</p>")
+            f"{html.escape(device_text(timed[0]['machine']))}.</p>")
 
 
-def _reference_section(data_cfg: dict, sample_rate: int, n: int) -> str:
+def _reference_section(run, n: int) -> str:
     """A row of real training clips, so every model can be judged against the data it learned."""
-    from lineage import config as C
-    from lineage import data as D
-
-    cfg = C.DataConfig()
-    C.apply_dict(C.RunConfig(model=None, data=cfg), {"data": data_cfg}, source="config.json")
-    dataset = D.load(cfg)
+    dataset = run.dataset()
     idx = np.random.default_rng(0).integers(0, len(dataset), n)
     labels = {k: v[idx] for k, v in dataset.labels.items()}
-    clips = [(dataset.audio[i], dataset.describe(labels, k)) for k, i in enumerate(idx)]
-    return (f"<h2>Reference: real clips of <code>{html.escape(cfg.name)}</code></h2>"
-            f"<div class='grid'>{''.join(_clip(a, c, sample_rate) for a, c in clips)}</div>")
+    clips = [(dataset.audio[i], dataset.caption(labels, k)) for k, i in enumerate(idx)]
+    return (f"<h2>Reference: real clips of <code>{html.escape(dataset.name)}</code></h2>"
+            f"<div class='grid'>{''.join(_clip(a, c, run.sample_rate) for a, c in clips)}</div>")
 
 
 def _section(system, facts: dict, clips, sample_rate: int) -> str:
@@ -182,24 +160,3 @@ def _spectrogram_png(audio: np.ndarray, sample_rate: int) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _samples_folder(run: Path) -> Path | None:
-    """The evaluation's samples if ``lineage eval`` ran, else the latest training samples."""
-    if (run / "samples" / "eval").is_dir():
-        return run / "samples" / "eval"
-    folders = sorted((run / "samples").glob("step_*"))
-    return folders[-1] if folders else None
-
-
-def _n_params(run: Path) -> int:
-    """Parameters of the run's latest checkpoint, read from the safetensors header (no weights loaded)."""
-    from safetensors import safe_open
-
-    from lineage.train import latest_checkpoint
-
-    ckpt = latest_checkpoint(run)
-    if ckpt is None or not (ckpt / "model.safetensors").is_file():
-        return 0
-    with safe_open(ckpt / "model.safetensors", framework="np") as f:
-        return int(sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys()))

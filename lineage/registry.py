@@ -1,4 +1,5 @@
-"""Find zoo entries through the entry-point group ``lineage.models``.
+"""Find zoo entries through the entry-point group ``lineage.models``, and :class:`Entry`, the one adapter
+through which the rest of ``lineage`` calls them.
 
 ``lineage`` never imports ``zoo``: every model - ours and any a student writes in their own package -
 announces itself in its ``pyproject.toml``::
@@ -6,84 +7,120 @@ announces itself in its ``pyproject.toml``::
     [project.entry-points."lineage.models"]
     wavenet = "zoo.wavenet"
 
-and the module it names must provide the zoo protocol: ``Config`` (a dataclass), ``build(run_config)``,
-``loss(model, batch)`` and ``sample(model, n, seconds, seed, cond=None)``, plus ``SYSTEM``, the
-system's name in :mod:`lineage.timeline`, and a ``presets/`` folder beside it.
-
-Optional parts the evaluation uses when present (:mod:`lineage.eval`):
-
-* ``nll(model, batch)`` - mean negative log-likelihood in nats per sample (likelihood models), reported
-  on held-out clips in bits per sample;
-* ``model.cond_keys`` in the Config - the labels the model is conditioned on; the evaluation then checks
-  that generated clips have the asked class (``class``) and pitch (``pitch``);
-* ``reconstruct(model, batch, seed)`` - audio rebuilt from ``batch`` (autoencoders, resynthesis
-  models, vocoders); the evaluation then scores reconstructions of held-out clips - unless the entry
-  also has ``reconstructs(model) -> bool`` and it says this model cannot (DiffWave is a vocoder only
-  when built with a mel conditioner).
-
-A model trained by more than one optimizer - a GAN's critic and generator - also provides
-``updates(model) -> {part: (submodule, n)}``: one training step updates each part ``n`` times in order,
-each time on a fresh batch, with its own AdamW over that submodule's parameters; its ``loss`` is then
-``loss(model, batch, part)``.
-
-And one the Trainer and the evaluation use: ``prepare(run_config, clipset) -> clipset``, to compute
-per-frame features once for the whole set (``ClipSet.frames``, cropped with the audio in every batch).
+and the module it names provides the zoo protocol of :mod:`lineage.protocol`, plus a ``presets/``
+folder (``tiny.toml``, ``gpu.toml``...) and a ``README.md`` (the model card) beside it.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+
+from lineage.protocol import HOOKS, OPTIONAL, REQUIRED, Features, Step
+
 GROUP = "lineage.models"
-PROTOCOL = ("Config", "build", "loss", "sample", "SYSTEM")
 
 
 @dataclass
 class Entry:
-    """One zoo entry: its module and where its presets and card live."""
+    """One zoo entry: its module, read only through the protocol, and where its presets and card live."""
 
     name: str
     module: ModuleType
 
+    # -- required -----------------------------------------------------------------------------------
     @property
     def Config(self) -> type:  # noqa: N802 - it is a class
         return self.module.Config
 
-    def build(self, cfg):
-        return self.module.build(cfg)
-
-    def updates(self, model) -> dict:
-        """The parts of one training step: ``{part: (module, updates per step)}``, each part with its own
-        optimizer - ``{"model": (model, 1)}`` unless the entry says otherwise (a GAN: its critic several
-        times, then its generator once)."""
-        updates = getattr(self.module, "updates", None)
-        return updates(model) if updates else {"model": (model, 1)}
-
-    def loss(self, model, batch, part: str = "model"):
-        """The loss of one update; an entry with ``updates`` is told which part is being updated."""
-        if hasattr(self.module, "updates"):
-            return self.module.loss(model, batch, part)
-        return self.module.loss(model, batch)
-
-    def sample(self, model, n: int, seconds: float, seed: int = 0, cond=None):
-        return self.module.sample(model, n, seconds, seed=seed, cond=cond)
-
-    def prepare(self, cfg, clips):
-        """The data set as this model trains on it (features added by the entry's ``prepare``, if any)."""
-        prepare = getattr(self.module, "prepare", None)
-        return prepare(cfg, clips) if prepare else clips
-
-    @property
-    def folder(self) -> Path:
-        return Path(self.module.__file__).parent
-
     @property
     def system(self) -> str:
         return self.module.SYSTEM
+
+    def build(self, cfg):
+        return self.module.build(cfg)
+
+    def steps(self, model) -> list[Step]:
+        """The parts of one training step (:class:`~lineage.protocol.Step`), checked."""
+        steps = self.module.steps(model)
+        if not steps or not all(isinstance(s, Step) and s.repeats >= 1 for s in steps):
+            raise TypeError(f"{self.name}.steps(model) must return a list of lineage.protocol.Step with "
+                            f"repeats >= 1, got {steps!r}")
+        return steps
+
+    def sample(self, model, n: int, seconds: float, seed: int = 0, cond: dict | None = None) -> np.ndarray:
+        """``n`` clips as numpy ``float32 [n, channels, T]``, whatever the framework inside."""
+        return self._audio("sample", self.module.sample(model, n, seconds, seed=seed, cond=cond), n)
+
+    # -- optional -----------------------------------------------------------------------------------
+    def has(self, name: str, model=None) -> bool:
+        """Whether the entry - and, given one, this built model - has the optional capability ``name``."""
+        if name not in OPTIONAL + HOOKS:
+            raise ValueError(f"{name!r} is not part of the zoo protocol; optional: {', '.join(OPTIONAL)}")
+        if not hasattr(self.module, name):
+            return False
+        if model is not None and name in OPTIONAL and hasattr(self.module, "capabilities"):
+            return name in self.module.capabilities(model)
+        return True
+
+    def capability(self, name: str, model=None):
+        """The module's function ``name`` (bound to ``model`` when given), or ``None`` when the entry or
+        this built model has not got it."""
+        if not self.has(name, model):
+            return None
+        fn = getattr(self.module, name)
+        return functools.partial(fn, model) if model is not None else fn
+
+    def capabilities(self, model=None) -> list[str]:
+        return [c for c in OPTIONAL if self.has(c, model)]
+
+    def reconstruct(self, model, batch: dict, seed: int = 0) -> np.ndarray:
+        """The clips of ``batch`` rebuilt by the model, numpy ``[B, channels, T]``."""
+        fn = self.capability("reconstruct", model)
+        if fn is None:
+            raise ValueError(f"{self.name} (as built) does not reconstruct clips; capabilities: "
+                             f"{', '.join(self.capabilities(model)) or 'none'}")
+        return self._audio("reconstruct", fn(batch, seed=seed), len(batch["audio"]))
+
+    def prepare(self, cfg, clips):
+        """The clip set as this model trains on it: with the features of ``prepare``, if it has one."""
+        fn = self.capability("prepare")
+        if fn is None:
+            return clips
+        features = fn(cfg, clips)
+        if not isinstance(features, Features):
+            raise TypeError(f"{self.name}.prepare must return lineage.protocol.Features, got "
+                            f"{type(features).__name__}")
+        return clips.with_features(features)
+
+    def facts(self, model) -> dict:
+        """What to know of a built model: its parameters, then the entry's own ``facts``."""
+        facts = {"parameters": n_params(model)}
+        fn = self.capability("facts", model)
+        return {**facts, **(fn() if fn else {})}
+
+    def cond_keys(self, cfg) -> list[str]:
+        """The labels a model is conditioned on (``Config.cond_keys``; none if it has no such field)."""
+        return list(getattr(cfg.model, "cond_keys", None) or [])
+
+    def _audio(self, what: str, audio, n: int) -> np.ndarray:
+        if not isinstance(audio, np.ndarray):
+            audio = audio.detach().float().cpu().numpy()
+        if audio.ndim != 3 or audio.shape[0] != n:
+            raise ValueError(f"{self.name}.{what} returned audio of shape {tuple(audio.shape)}; the protocol "
+                             f"asks for [n={n}, channels, samples]")
+        return audio.astype(np.float32, copy=False)
+
+    # -- files beside the module ----------------------------------------------------------------------
+    @property
+    def folder(self) -> Path:
+        return Path(self.module.__file__).parent
 
     def presets(self) -> list[str]:
         return sorted(p.stem for p in (self.folder / "presets").glob("*.toml"))
@@ -113,11 +150,11 @@ class Entry:
             cfg.data.select, cfg.data.pitch_range, cfg.data.crop = default.select, default.pitch_range, default.crop
             cfg.data.holdout = default.holdout
             cfg.data.name = data
-            keys = getattr(cfg.model, "cond_keys", None)
+            keys = self.cond_keys(cfg)
             if keys:
-                from lineage import data as D
+                from lineage.data import label_names
 
-                have = D.label_names(cfg.data)
+                have = label_names(cfg.data)
                 if hasattr(cfg.model, "cond_classes"):
                     kept = [(k, n) for k, n in zip(keys, cfg.model.cond_classes) if k in have]
                     cfg.model.cond_classes = [n for _, n in kept]
@@ -129,6 +166,14 @@ class Entry:
     def card(self) -> str:
         readme = self.folder / "README.md"
         return readme.read_text() if readme.is_file() else ""
+
+
+def n_params(model) -> int:
+    """Trainable and frozen parameters of a torch module (or of any model whose ``weights`` are given)."""
+    params = getattr(model, "parameters", None)
+    if params is None:
+        return 0
+    return int(sum(p.numel() for p in params()))
 
 
 def names() -> list[str]:
@@ -143,10 +188,10 @@ def load(name: str) -> Entry:
     module = found[name].load()
     if not isinstance(module, ModuleType):
         module = importlib.import_module(found[name].value)
-    missing = [attr for attr in PROTOCOL if not hasattr(module, attr)]
+    missing = [attr for attr in REQUIRED if not hasattr(module, attr)]
     if missing:
         raise TypeError(f"model {name!r} ({module.__name__}) lacks {', '.join(missing)} "
-                        f"of the zoo protocol {PROTOCOL}")
+                        f"of the zoo protocol {REQUIRED} (lineage.protocol)")
     return Entry(name, module)
 
 

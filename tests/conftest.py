@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import pytest
 import torch
 
@@ -33,3 +36,11 @@ def _isolated(data_root, monkeypatch):
 @pytest.fixture
 def tiny_overrides():
     return list(TINY_RUN)
+
+
+def require(module: str):
+    """A library a cross-check needs (diffusers, auraloss, playwright): the test is skipped where it is
+    missing - but under ``CI=true`` a missing library is a failure, so a lost install cannot pass."""
+    if os.environ.get("CI") == "true":
+        return importlib.import_module(module)
+    return pytest.importorskip(module)

@@ -1,9 +1,9 @@
-import json
 import re
 import subprocess
 import sys
 
 from lineage.cli import main
+from lineage.run import Run
 
 
 def test_a_bad_value_fails_in_one_line(capsys):
@@ -42,7 +42,7 @@ def test_train_sample_listen(tmp_path, tiny_overrides, capsys):
     html = page.read_text()
     assert html.count("<audio") == 1 + 4  # the run's sample + four reference clips
     assert "WaveNet (2016)" in html and "http" not in html.replace("http-equiv", "")
-    assert json.loads((run / "config.json").read_text())["model"] == "wavenet"
+    assert Run(run).record["model"] == "wavenet"
 
 
 def test_the_tiny_preset_trains_on_other_data_sets(tmp_path, tiny_overrides, capsys):
@@ -52,13 +52,13 @@ def test_the_tiny_preset_trains_on_other_data_sets(tmp_path, tiny_overrides, cap
     sets = [o for o in tiny_overrides if not o.startswith("train.steps")] + ["train.steps=2"]
     assert main(["train", "wavenet", "--data", "notes", "--quiet", "--out", str(tmp_path / "n"),
                  "--set", *sets]) == 0
-    record = json.loads((tmp_path / "n" / "config.json").read_text())["config"]
+    record = Run(tmp_path / "n").record["config"]
     assert record["data"]["name"] == "notes" and record["data"]["select"] == {}
     assert record["data"]["sample_rate"] == 8000 and record["data"]["crop"] == "random"
     assert record["model"]["cond_keys"] == ["pitch", "class"]
     assert main(["train", "wavenet", "--data", "drums", "--quiet", "--out", str(tmp_path / "d"),
                  "--set", *sets]) == 0
-    record = json.loads((tmp_path / "d" / "config.json").read_text())["config"]
+    record = Run(tmp_path / "d").record["config"]
     assert record["model"]["cond_keys"] == ["class"] and record["model"]["cond_classes"] == [16]
     assert main(["train", "wavenet", "--data", "drums", "--quiet", "--out", str(tmp_path / "d2"),
                  "--set", *sets, "model.cond_keys=['pitch']", "model.cond_classes=[128]"]) == 2

@@ -7,6 +7,8 @@ import pytest
 
 from lineage import audio as A
 from lineage import data as D
+from lineage.audio import fit_length
+from lineage.protocol import Features
 from lineage.config import DataConfig
 from lineage.data import tones
 
@@ -95,8 +97,8 @@ def test_a_tampered_manifest_is_refused(tmp_path):
 def test_per_frame_features_are_cropped_with_the_audio_on_frame_boundaries():
     hop, n, length = 4, 6, 64
     audio = np.tile(np.arange(length, dtype=np.float32), (n, 1)) + 1000 * np.arange(n)[:, None]
-    frames = {"f0": audio[:, ::hop] + 0.5}  # frame j holds (sample j * hop) + 0.5 of the same clip
-    clips = D.ClipSet("mini", 100, audio, {"pitch": np.arange(n)}, {}, frames=frames, hop=hop)
+    f0 = audio[:, ::hop] + 0.5  # frame j holds (sample j * hop) + 0.5 of the same clip
+    clips = D.ClipSet("mini", 100, audio, {"pitch": np.arange(n)}, {}).with_features(Features(hop, {"f0": f0}))
     batch = clips.batch(np.random.default_rng(0), 16, segment=20, crop="random")
     assert batch["audio"].shape == (16, 1, 20) and batch["f0"].shape == (16, 5)
     first = batch["audio"][:, 0, 0]
@@ -104,4 +106,17 @@ def test_per_frame_features_are_cropped_with_the_audio_on_frame_boundaries():
     assert torch.equal(batch["f0"][:, 0], first + 0.5)  # and the features start at the same frame
     assert torch.equal(batch["f0"][:, -1], batch["audio"][:, 0, 16] + 0.5)
     held = clips.split(0.5, seed=0)[1]
-    assert held.frames["f0"].shape == (3, 16) and held.hop == hop
+    assert held.features["f0"].shape == (3, 16) and held.hop == hop
+    whole = held.take([0, 2], length=48)  # fixed clips, cut to 48 samples and 12 frames
+    assert whole["audio"].shape == (2, 1, 48) and whole["f0"].shape == (2, 12)
+    assert torch.equal(whole["f0"][:, 5], whole["audio"][:, 0, 20] + 0.5)
+    padded = held.take([1], length=80)  # zero-padded past the clip's 64 samples, frames too
+    assert padded["audio"][0, 0, 64:].abs().sum() == 0 and padded["f0"].shape == (1, 20)
+
+
+def test_fit_length_cuts_and_pads_numpy_and_torch_alike():
+    x = np.arange(10, dtype=np.float32).reshape(2, 5)
+    for length in (3, 5, 8):
+        a, b = fit_length(x, length), fit_length(torch.from_numpy(x), length).numpy()
+        assert a.shape == (2, length) and np.array_equal(a, b)
+        assert np.array_equal(a[:, :min(5, length)], x[:, :length]) and not a[:, 5:].any()

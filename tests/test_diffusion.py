@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from lineage.diffusion import Schedule, linear_betas
+from conftest import require
 
-diffusers = pytest.importorskip("diffusers")
+diffusers = require("diffusers")
 
 WAVEGRAD_6 = [1e-6, 1.89e-5, 1.19e-4, 1e-3, 1.11e-2, 0.06]  # WaveGrad's 6-iteration schedule
 DIFFWAVE_BASE = linear_betas(50, 1e-4, 0.05)  # DiffWave BASE training schedule

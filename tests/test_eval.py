@@ -36,20 +36,20 @@ def test_judge_is_strong_enough_and_real_data_scores_near_the_number_of_classes(
     assert judge.classes == ["sine", "saw", "square", "bell", "pluck"]
     assert judge.test_accuracy >= FLOOR and judge.reliable
     clips = D.load(C.DataConfig(**DATA))
-    probs, feats = judge.model.describe(clips.audio)
+    probs, feats = judge.model.classify(clips.audio)
     assert M.inception_score(probs) > 0.8 * len(judge.classes)  # balanced, confidently classified
     repeated = np.tile(clips.audio[:1], (64, 1))  # one clip, 64 times: no diversity at all
-    assert M.inception_score(judge.model.describe(repeated)[0]) == pytest.approx(1.0, abs=1e-3)
+    assert M.inception_score(judge.model.classify(repeated)[0]) == pytest.approx(1.0, abs=1e-3)
     # FID in the judge's feature space: half the set vs the other half is far closer than noise vs set
     noise = np.random.default_rng(0).normal(0, 0.3, clips.audio.shape).astype(np.float32)
-    assert M.fid(feats[::2], feats[1::2]) < 0.2 * M.fid(judge.model.describe(noise)[1], feats)
+    assert M.fid(feats[::2], feats[1::2]) < 0.2 * M.fid(judge.model.classify(noise)[1], feats)
 
 
 def test_judge_is_cached_and_reloaded_identically(judge, eval_root):
     again = get_judge(C.DataConfig(**DATA))
     assert again is not judge and again.info == judge.info
     x = D.load(C.DataConfig(**DATA)).audio[:8]
-    np.testing.assert_allclose(again.model.describe(x)[0], judge.model.describe(x)[0], atol=1e-6)
+    np.testing.assert_allclose(again.model.classify(x)[0], judge.model.classify(x)[0], atol=1e-6)
 
 
 def test_lineage_eval_writes_metrics_with_the_real_data_rows(judge, eval_root, tiny_overrides, tmp_path,

@@ -14,6 +14,7 @@ import torch
 
 from lineage.data.tones import make_example
 from lineage.eval import metrics as M
+from conftest import require
 
 
 def one_hot(labels, k):
@@ -96,7 +97,7 @@ def test_ndb_finds_few_different_bins_for_the_same_distribution_and_many_for_a_c
 # -- reconstruction -------------------------------------------------------------------------------
 
 def test_mrstft_distance_is_zero_for_identical_clips_grows_with_noise_and_matches_auraloss():
-    auraloss = pytest.importorskip("auraloss")
+    auraloss = require("auraloss")
     rng = np.random.default_rng(4)
     x = torch.from_numpy(make_example(1, 0)[0][:8000]).float()[None]  # a sawtooth note
     assert float(M.mrstft_distance(x, x)) == pytest.approx(0, abs=1e-6)
@@ -113,7 +114,7 @@ def test_mrstft_distance_is_zero_for_identical_clips_grows_with_noise_and_matche
 
 
 def test_spectral_convergence_is_the_linear_half_of_mrstft():
-    auraloss = pytest.importorskip("auraloss")
+    auraloss = require("auraloss")
     x = torch.from_numpy(make_example(1, 0)[0][:8000]).float()[None]
     # || 0.5 |X| - |X| || / || |X| || = 0.5 exactly, at every resolution (no bin is at the floor)
     assert M.spectral_convergence(x, 0.5 * x) == pytest.approx(0.5, rel=1e-4)

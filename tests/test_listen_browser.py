@@ -15,6 +15,7 @@ import pytest
 
 from lineage import listen
 from lineage.cli import main
+from conftest import require
 
 
 def chromium_path() -> str | None:
@@ -31,7 +32,7 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail("CI needs Chromium for the listening-page test: apt-get install chromium")
         pytest.skip("no chromium on PATH (apt-get install chromium, or set LINEAGE_CHROMIUM)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"])
         yield b

@@ -1,4 +1,5 @@
-"""The Trainer: exact resume (also after SIGKILL), atomic safetensors checkpoints, the NaN guard."""
+"""The Trainer and the run folder: exact resume (also after SIGKILL, with the log cut back and the RNG state
+restored), atomic safetensors checkpoints, the EMA against its closed form, the NaN guard."""
 
 import json
 import os
@@ -9,19 +10,26 @@ import time
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from lineage import registry
 from lineage.config import make_config
-from lineage.train import Trainer, TrainingDiverged, flatten, latest_checkpoint, load_run, unflatten
+from lineage.protocol import Step
+from lineage.run import Run, flatten, unflatten
+from lineage.train import EMA, Trainer, TrainingDiverged
 
 
-def trainer(out, overrides, resume=False):
-    entry = registry.load("wavenet")
-    return Trainer("wavenet", make_config(entry.Config, None, overrides), out, resume=resume, progress=False)
+def trainer(out, overrides, resume=False, model="wavenet"):
+    entry = registry.load(model)
+    return Trainer(model, make_config(entry.Config, None, overrides), out, resume=resume, progress=False)
 
 
 def losses(run):
-    return {r["step"]: r["loss"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines())}
+    return {r["step"]: r["loss"] for r in Run(run).log}
+
+
+def latest_checkpoint(run):
+    return Run(run).latest
 
 
 def test_resume_continues_exactly(tmp_path, tiny_overrides):
@@ -31,8 +39,8 @@ def test_resume_continues_exactly(tmp_path, tiny_overrides):
     # extending a run is allowed: same config except train.steps
     trainer(tmp_path / "split", tiny_overrides + ["train.ema=0.9"], resume=True).fit()
     assert losses(tmp_path / "split") == losses(tmp_path / "whole")
-    a = load_run(tmp_path / "whole")[2].state_dict()
-    b = load_run(tmp_path / "split")[2].state_dict()
+    a = Run(tmp_path / "whole").model(device="cpu").state_dict()
+    b = Run(tmp_path / "split").model(device="cpu").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -57,7 +65,7 @@ def test_resume_refuses_a_different_config(tmp_path, tiny_overrides):
 
 def test_resume_accepts_a_run_saved_before_a_config_field_existed(tmp_path, tiny_overrides):
     trainer(tmp_path, tiny_overrides + ["train.steps=2"]).fit()
-    saved = json.loads((tmp_path / "config.json").read_text())
+    saved = Run(tmp_path).record
     del saved["config"]["model"]["local_channels"]  # as written by a version without that field
     (tmp_path / "config.json").write_text(json.dumps(saved))
     trainer(tmp_path, tiny_overrides + ["train.steps=3"], resume=True).fit()
@@ -66,13 +74,13 @@ def test_resume_accepts_a_run_saved_before_a_config_field_existed(tmp_path, tiny
 
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_overrides, monkeypatch):
     t = trainer(tmp_path, tiny_overrides)
-    real_loss = t.entry.module.loss
+    (part,) = t.parts
 
     def poisoned(model, batch):
-        loss, logs = real_loss(model, batch)
+        loss, logs = part.loss(model, batch)
         return (loss * float("nan") if t.step == 3 else loss), logs
 
-    monkeypatch.setattr(t.entry.module, "loss", poisoned)
+    t.parts = [Step(part.name, part.params, part.repeats, poisoned)]
     with pytest.raises(TrainingDiverged, match="loss became nan at step 4.*step_0000002"):
         t.fit()
     assert latest_checkpoint(tmp_path).name == "step_0000002"
@@ -111,3 +119,82 @@ def test_sigkill_then_resume_reaches_the_uninterrupted_loss(tmp_path, tiny_overr
     assert killed_at < "step_0000060", "the run finished before it could be killed"
     subprocess.run([*cmd, "--out", str(run), "--resume"], env=env, check=True, capture_output=True)
     assert losses(run) == losses(tmp_path / "whole")
+
+
+def test_a_resumed_run_logs_each_step_once_and_ignores_a_torn_line(tmp_path, tiny_overrides):
+    """A kill after step 6's log line but before its checkpoint: resuming from step 4 cuts the log back
+    to step 4 and logs 5 and 6 again, exactly as an uninterrupted run. A line torn by a kill during an
+    append does not stop the resume either."""
+    trainer(tmp_path / "whole", tiny_overrides).fit()
+    run = tmp_path / "killed"
+    trainer(run, tiny_overrides).fit()
+    for torn in ("", '{"step": 7, "lo'):
+        (run / "checkpoints" / "latest").write_text("step_0000004")
+        with open(run / "log.jsonl", "a") as f:
+            f.write(torn)
+        trainer(run, tiny_overrides, resume=True).fit()
+        assert [r["step"] for r in Run(run).log] == [1, 2, 3, 4, 5, 6]
+        assert losses(run) == losses(tmp_path / "whole")
+
+
+def test_resume_restores_the_random_state(tmp_path):
+    """DiffWave's loss draws its diffusion step and noise from torch's generator: resumed runs draw the
+    same ones only if the checkpoint's RNG state comes back."""
+    sets = ["model.channels=4", "model.layers=2", "model.dilation_cycle=2", "model.diffusion_steps=20",
+            "model.cond_keys=[]", "model.cond_classes=[]", "data.size=40", "data.segment=128",
+            "train.batch_size=2", "train.checkpoint_every=2", "train.log_every=1", "train.sample_n=1",
+            "train.sample_seconds=0.01", "train.threads=1"]
+    trainer(tmp_path / "whole", sets + ["train.steps=4"], model="diffwave").fit()
+    trainer(tmp_path / "split", sets + ["train.steps=2"], model="diffwave").fit()
+    trainer(tmp_path / "split", sets + ["train.steps=4"], resume=True, model="diffwave").fit()
+    assert losses(tmp_path / "split") == losses(tmp_path / "whole")
+
+
+def test_ema_matches_its_closed_form_over_the_trained_weights(tmp_path, tiny_overrides):
+    """``ema_K = b^K w_0 + sum_i (1 - b) b^(K - i) w_i`` over the weights after every step (one checkpoint
+    per step), ``w_0`` the freshly built model's: the Trainer updates the EMA once per step, after it."""
+    b, k = 0.6, 5
+    sets = tiny_overrides + [f"train.ema={b}", f"train.steps={k}", "train.checkpoint_every=1",
+                             "train.keep_checkpoints=10"]
+    trainer(tmp_path, sets).fit()
+    run = Run(tmp_path)
+    torch.manual_seed(run.config.train.seed)
+    expected = {n: b ** k * w.double() for n, w in run.entry.build(run.config).state_dict().items()}
+    for i, ckpt in enumerate(run.checkpoints, start=1):
+        weights = load_file(ckpt / "model.safetensors")
+        for n in expected:
+            expected[n] += (1 - b) * b ** (k - i) * weights[n].double()
+    ema = load_file(run.latest / "ema.safetensors")
+    assert len(run.checkpoints) == k
+    for n, w in expected.items():
+        torch.testing.assert_close(ema[n].double(), w, rtol=1e-5, atol=1e-6)
+
+
+def test_ema_agrees_with_torch_swa_utils():
+    """The same average as ``torch.optim.swa_utils`` with its EMA rule, over random weight updates."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    ours = EMA(model, 0.8)
+    reference = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.8))
+    reference.update_parameters(model)  # its first update copies the weights, as our constructor does
+    for _ in range(5):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        ours.update(model)
+        reference.update_parameters(model)
+    for name, p in reference.module.named_parameters():
+        torch.testing.assert_close(ours.shadow[name], p.detach())
+
+
+def test_hub_ids_fail_in_one_line_offline(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="someone/no-such-run.*could not be fetched"):
+        Run.load("someone/no-such-run")
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        Run.load(tmp_path)

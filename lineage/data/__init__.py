@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from lineage import audio as A
+from lineage.audio import load as load_audio, save as save_audio
 from lineage.data import chorales, loaders, soundfont, speech, tones
+from lineage.data.clipset import ClipSet
 from lineage.files import sha256, write_atomic
 
 
@@ -134,7 +134,7 @@ def build(name: str, size: int | None = None, seed: int = 0, root: Path | None =
         # example i is made again for its labels; its file is written only if it is missing
         clip, labels = rec.make_example(i, seed, sample_rate=rec.sample_rate)
         if not path.exists():
-            A.save(path, clip, rec.sample_rate)
+            save_audio(path, clip, rec.sample_rate)
         return {"file": f"audio/{path.name}", "sha256": sha256(path), **labels}
 
     with ThreadPoolExecutor(max_workers=rec.workers) as pool:
@@ -162,98 +162,6 @@ def verify(folder: Path) -> list[str]:
     rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
     return [r["file"] for r in rows if not (folder / r["file"]).is_file()
             or sha256(folder / r["file"]) != r["sha256"]]
-
-
-@dataclass
-class ClipSet:
-    """A data set in memory: ``audio [N, T]`` float32 plus integer labels ``{name: [N]}``.
-
-    Besides its own labels (``timbre``, ``instrument_family``, ``drum``...), every set with a categorical
-    label offers it a second time as ``class``, so a model can condition on "the class" of any data set.
-    """
-
-    name: str
-    sample_rate: int
-    audio: np.ndarray
-    labels: dict[str, np.ndarray]
-    vocab: dict[str, list[str]]
-    class_label: str | None = None  # which label is also offered as "class"
-    texts: list[str] | None = None  # a transcript or caption per clip, where the set has them
-    # per-frame features computed once for a model (f0, loudness...): {name: [N, frames]}, one frame
-    # every `hop` samples; batches crop them together with the audio
-    frames: dict[str, np.ndarray] = field(default_factory=dict)
-    hop: int = 0
-
-    def __len__(self) -> int:
-        return len(self.audio)
-
-    def subset(self, mask: np.ndarray) -> "ClipSet":
-        texts = [t for t, m in zip(self.texts, mask) if m] if self.texts is not None else None
-        return ClipSet(self.name, self.sample_rate, self.audio[mask],
-                       {k: v[mask] for k, v in self.labels.items()}, self.vocab, self.class_label, texts,
-                       {k: v[mask] for k, v in self.frames.items()}, self.hop)
-
-    def split(self, holdout: float, seed: int = 0) -> tuple["ClipSet", "ClipSet"]:
-        """A fixed random (train, held-out) split; the held-out part is ``holdout`` of the clips."""
-        order = np.random.default_rng(seed).permutation(len(self))
-        n_test = int(round(holdout * len(self)))
-        test = np.zeros(len(self), dtype=bool)
-        test[order[:n_test]] = True
-        return self.subset(~test), self.subset(test)
-
-    def batch(self, rng: np.random.Generator, batch_size: int, segment: int = 0,
-              crop: str = "random") -> dict[str, torch.Tensor]:
-        """Draw a training batch: ``audio [B, 1, segment]``, each label ``[B]`` and each per-frame
-        feature ``[B, segment // hop]`` (a random crop then starts on a frame boundary)."""
-        idx = rng.integers(0, len(self), batch_size)
-        clips = self.audio[idx]
-        frames = {k: v[idx] for k, v in self.frames.items()}
-        length = clips.shape[1]
-        if segment and segment < length:
-            starts = (rng.integers(0, length - segment + 1, batch_size) if crop == "random"
-                      else np.zeros(batch_size, dtype=int))
-            if self.frames:  # move each crop back to the frame boundary at or before its start
-                starts -= starts % self.hop
-                first, n = starts // self.hop, segment // self.hop
-                frames = {k: np.stack([f[s:s + n] for f, s in zip(v, first)]) for k, v in frames.items()}
-            clips = np.stack([c[s:s + segment] for c, s in zip(clips, starts)])
-        batch = {"audio": torch.from_numpy(np.ascontiguousarray(clips))[:, None, :]}
-        batch.update({k: torch.from_numpy(v[idx]) for k, v in self.labels.items()})
-        batch.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in frames.items()})
-        return batch
-
-    def label_batch(self, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
-        """Labels of ``n`` real clips drawn at random: conditioning for sampling that matches the data."""
-        idx = np.random.default_rng(seed).integers(0, len(self), n)
-        return {k: torch.from_numpy(v[idx]) for k, v in self.labels.items()}
-
-    def torch_dataset(self) -> "torch.utils.data.Dataset":
-        """The clips as a map-style torch ``Dataset`` of ``{"audio": [1, T], label: scalar...}``, for a
-        ``DataLoader``; ``self.audio`` and ``self.labels`` are the plain numpy path (JAX, sklearn)."""
-        return _TorchClips(self)
-
-    def describe(self, labels: dict[str, torch.Tensor], i: int) -> str:
-        """A short caption for example ``i`` of a label batch, e.g. ``pitch 60, timbre saw``."""
-        parts = []
-        for k, v in labels.items():
-            if k == "class":
-                continue  # the same as the set's own class label, already described
-            value = int(v[i])
-            parts.append(f"{k} {self.vocab[k][value] if k in self.vocab else value}")
-        return ", ".join(parts)
-
-
-class _TorchClips(torch.utils.data.Dataset):
-    def __init__(self, clips: ClipSet):
-        self.clips = clips
-
-    def __len__(self) -> int:
-        return len(self.clips)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        item = {"audio": torch.from_numpy(self.clips.audio[i])[None]}
-        item.update({k: torch.tensor(v[i]) for k, v in self.clips.labels.items()})
-        return item
 
 
 def load(cfg, build_if_missing: bool = True, root: Path | None = None) -> ClipSet:
@@ -326,7 +234,7 @@ def _clipset(cfg, rows: list[dict], base: Path, vocab: dict, class_label: str | 
     for r in rows:
         path = base / r["file"]
         try:
-            audio = A.load(path, sample_rate=cfg.sample_rate, mono=True)[0]
+            audio = load_audio(path, sample_rate=cfg.sample_rate, mono=True)[0]
             if audio.size == 0:
                 raise ValueError(f"{path}: holds no samples")
         except (ValueError, FileNotFoundError) as err:

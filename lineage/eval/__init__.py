@@ -4,7 +4,9 @@
 * :mod:`lineage.eval.classifier` - the log-mel CNN judge behind the classifier metrics, cached per data set.
 * :mod:`lineage.eval.speed` - real-time factor and training throughput, with the machine described.
 * :mod:`lineage.eval.report` - ``lineage eval RUN``: all of the above for one run, into ``metrics.json``.
-* :mod:`lineage.eval.bench` - ``lineage bench table``: every registered model on one data set, one table.
+
+It only judges: training the runs it judges, and tabulating or showing the results, happen above it
+(:mod:`lineage.bench`, :mod:`lineage.tables`, :mod:`lineage.listen`), and nothing here imports those.
 """
 
 from lineage.eval.metrics import (am_score, fid, frechet_distance, inception_score, log_spectral_distance,

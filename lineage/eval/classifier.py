@@ -71,7 +71,7 @@ class AudioClassifier(nn.Module):
         return self.out(self.dropout(self.features(audio)))
 
     @torch.no_grad()
-    def describe(self, clips: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    def classify(self, clips: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """``(probs [N, K], features [N, embed])`` of clips ``[N, T]``."""
         self.eval()
         probs, feats = [], []
@@ -133,14 +133,14 @@ def get_judge(data_cfg, label: str | None = None, seed: int = 0, root: Path | No
     set when the caller has it already."""
     from safetensors.torch import load_file
 
-    from lineage import data as D
+    from lineage.data import data_root, load
 
-    dataset = dataset if dataset is not None else D.load(data_cfg)
+    dataset = dataset if dataset is not None else load(data_cfg)
     label = label or dataset.class_label
     if label is None or label not in dataset.labels:
         raise ValueError(f"data set {data_cfg.name} has no label {label!r} to train a classifier on; "
                          f"labels: {sorted(dataset.labels)}")
-    folder = (root or D.data_root()) / ".classifiers" / cache_key(data_cfg, label, seed, steps)
+    folder = (root or data_root()) / ".classifiers" / cache_key(data_cfg, label, seed, steps)
     if (folder / "info.json").is_file():
         info = json.loads((folder / "info.json").read_text())
         model = AudioClassifier(data_cfg.sample_rate, len(info["classes"]))
@@ -184,7 +184,7 @@ def train_judge(dataset, data_cfg, label: str, seed: int, folder: Path, steps: i
             print(f"  classifier step {step + 1}/{steps}: loss {loss.item():.3f}", flush=True)
     train_time = time.perf_counter() - t0
     model.eval()
-    probs, _ = model.describe(testset.audio) if len(testset) else (np.zeros((0, len(classes))), None)
+    probs, _ = model.classify(testset.audio) if len(testset) else (np.zeros((0, len(classes))), None)
     acc = float((probs.argmax(axis=1) == y_test).mean()) if len(testset) else float("nan")
     info = {"label": label, "classes": classes, "test_accuracy": acc, "n_train": len(trainset),
             "n_test": len(testset), "values": present.tolist(), "steps": steps, "seed": seed,

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 
-def machine() -> dict:
-    """What the figures were measured on."""
+def machine(device=None) -> dict:
+    """What the figures were measured on: the CPU, and the GPU when ``device`` is one."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in open("/proc/cpuinfo"):
@@ -32,8 +32,10 @@ def machine() -> dict:
         pass
     out = {"cpu": cpu, "logical_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
            "torch": torch.__version__, "python": platform.python_version(), "os": platform.system()}
-    if torch.cuda.is_available():
-        out["gpu"] = torch.cuda.get_device_name(0)
+    if device is not None:
+        out["device"] = str(device)
+    if torch.cuda.is_available() and str(device).startswith("cuda"):
+        out["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return out
 
 
@@ -51,10 +53,10 @@ def timed(fn, repeats: int = 3, warmup=None) -> dict:
 
 
 def generation_speed(entry, model, cond: dict, seconds: float, n: int = 1, repeats: int = 3,
-                     seed: int = 0) -> dict:
+                     seed: int = 0, device="cpu") -> dict:
     """RTF of ``entry.sample(model, n, seconds)`` with labels ``cond`` (cut to ``n``): the median over
     ``repeats`` after a warm-up on a clip a tenth as long."""
-    cond = {k: v[:n] for k, v in cond.items()}
+    cond = {k: v[:n].to(device) for k, v in cond.items()}
 
     def run(s=seconds):
         with torch.no_grad():
@@ -62,40 +64,33 @@ def generation_speed(entry, model, cond: dict, seconds: float, n: int = 1, repea
 
     t = timed(run, repeats, warmup=lambda: run(max(seconds / 10, 0.01)))
     return {"n": n, "seconds": seconds, "wall_s": round(t["median"], 4), "times": t["times"],
-            "rtf": t["median"] / (n * seconds)}
+            "rtf": t["median"] / (n * seconds), "device": str(device)}
 
 
-def training_speed(entry, cfg, trainset, steps: int = 10, warmup: int = 3) -> dict:
+def training_speed(entry, cfg, trainset, device="cpu", steps: int = 10, warmup: int = 3) -> dict:
     """Steps/s and samples/s of the training step (loss, backward, AdamW; every part of it) of a freshly
-    built model."""
+    built model on ``device``."""
     from lineage.train import make_optimizers
 
     torch.manual_seed(0)
-    model = entry.build(cfg).train()
+    model = entry.build(cfg).to(device).train()
     tc, dc = cfg.train, cfg.data
-    optimizers = make_optimizers(entry, model, tc)
-    repeats = {part: n for part, (_, n) in entry.updates(model).items()}
+    parts = entry.steps(model)
+    optimizers = make_optimizers(parts, tc)
     rng = np.random.default_rng(0)
 
     def step():  # every part of one training step (a GAN: n critic updates, one generator update)
-        for part, n in repeats.items():
-            for _ in range(n):
+        for part in parts:
+            for _ in range(part.repeats):
                 batch = trainset.batch(rng, tc.batch_size, dc.segment, dc.crop)
-                out = entry.loss(model, batch, part)
-                loss = out[0] if isinstance(out, tuple) else out
-                optimizers[part].zero_grad(set_to_none=True)
+                loss, _ = part.loss(model, {k: v.to(device) for k, v in batch.items()})
+                optimizers[part.name].zero_grad(set_to_none=True)
                 loss.backward()
-                optimizers[part].step()
+                optimizers[part.name].step()
 
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
+    t = timed(step, steps, warmup=lambda: [step() for _ in range(warmup)])
     segment = dc.segment or trainset.audio.shape[1]
-    batches = sum(repeats.values())  # batches seen per step
-    return {"steps_per_s": 1 / med, "samples_per_s": batches * tc.batch_size * segment / med,
-            "batch_size": tc.batch_size, "segment": segment, "step_s": round(med, 4)}
+    batches = sum(part.repeats for part in parts)  # batches seen per step
+    return {"steps_per_s": 1 / t["median"], "samples_per_s": batches * tc.batch_size * segment / t["median"],
+            "batch_size": tc.batch_size, "segment": segment, "step_s": round(t["median"], 4),
+            "device": str(device)}

@@ -1,0 +1,111 @@
+"""Orchestration, the top floor of the house: train, judge and show the whole zoo in one go.
+
+* :func:`tour` - ``lineage tour`` (and ``make demo``): every entry's preset trained on its own data, and
+  one listening page;
+* :func:`table` - ``lineage bench table``: the whole zoo on one data set, the lineage's own miniature of
+  the SC09 table in the SaShiMi paper (Goel et al. 2022, Table 3), where every model is trained on the
+  same data and judged by the same classifier.
+
+Nothing here trains, judges or draws by itself: it calls :mod:`lineage.train`, :mod:`lineage.eval` and
+:mod:`lineage.listen`, which never import this module. A model joins both by being registered; nothing
+here names one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lineage import listen, registry, timeline
+from lineage.audio import fit_length, load as load_audio, save as save_audio
+from lineage.eval import report
+from lineage.files import write_atomic
+from lineage.run import Run
+from lineage.tables import format_speed, format_table
+from lineage.train import train_or_resume
+
+
+def tour(out: Path, preset: str = "tiny", n: int = 6, seconds: float = 0.5, log=print) -> Path:
+    """Train (or reuse, or resume) every entry's ``preset`` in ``out/NAME`` and write
+    ``out/listening.html``."""
+    runs = []
+    for entry in registry.entries():
+        cfg = entry.config(preset, None, [f"train.sample_n={n}", f"train.sample_seconds={seconds}"])
+        t0 = time.perf_counter()
+        train_or_resume(entry.name, cfg, out / entry.name)  # a finished run is reused, a killed one resumed
+        log(f"{entry.name}: {time.perf_counter() - t0:.0f} s -> {out / entry.name}")
+        runs.append(Run(out / entry.name))
+    return listen.write_page(runs, out / "listening.html")
+
+
+def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 256,
+          seconds: float | None = None, overrides=(), speed: bool = True, clips_per_row: int = 4,
+          device: str | None = None, log=print) -> dict:
+    """Each model's ``preset`` on ``data``, trained or reused from ``out/runs/MODEL``, evaluated (reused
+    when its ``metrics.json`` matches), then ``table.md``, ``table.json``, a few clips per row
+    (``clips/``) and the listening page."""
+    entries = registry.entries() if models is None else [registry.load(m) for m in models]
+    if not entries:
+        raise ValueError("bench table: no models registered")
+    order = [s.name for s in timeline.SYSTEMS]
+    entries.sort(key=lambda e: order.index(e.system))  # rows in the order of the lineage
+    configs = [entry.config(preset, data, list(overrides)) for entry in entries]
+    rates = {e.name: c.data.sample_rate for e, c in zip(entries, configs)}
+    if len(set(rates.values())) > 1:  # one judge, one rate: a table across rates would compare judges
+        listed = ", ".join(f"{m} {r}" for m, r in rates.items())
+        raise ValueError(f"bench table: the presets' sample rates differ ({listed}); one judge needs one "
+                         f"rate - pass --set data.sample_rate=N")
+    results, runs, wall = [], [], {}
+    for entry, cfg in zip(entries, configs):
+        t0 = time.perf_counter()
+        train_or_resume(entry.name, cfg, out / "runs" / entry.name)
+        wall[entry.name] = {"train_s": round(time.perf_counter() - t0, 1)}
+        run = Run(out / "runs" / entry.name)
+        metrics = _reusable_metrics(run, n, seconds, speed)
+        if metrics is None:
+            t0 = time.perf_counter()
+            metrics = report.evaluate(run, n=n, seconds=seconds, speed=speed, device=device, log=log)
+            wall[entry.name]["eval_s"] = round(time.perf_counter() - t0, 1)
+        log(f"{entry.name}: done")
+        results.append(metrics)
+        runs.append(run)
+    markdown = format_table(results, markdown=True)
+    speeds = [format_speed(r) for r in results if r.get("speed")]
+    if speeds:
+        markdown += "\nSpeed:\n\n" + "\n".join(f"- {r['system']}: {s}" for r, s in zip(results, speeds)) + "\n"
+    write_atomic(out / "table.md", markdown)
+    write_atomic(out / "table.json", json.dumps({"data": data, "preset": preset, "n": n, "results": results,
+                                                 "wall": wall}, indent=2))
+    # a few clips per row, small enough to keep beside the table: the real data's, then each model's
+    for r, run in zip(results, runs):
+        src = run.path / "samples" / "eval"
+        for wav in sorted(src.glob("*.wav"))[:clips_per_row]:
+            save_audio(out / "clips" / r["model"] / wav.name, load_audio(wav)[0], r["sample_rate"])
+        write_atomic(out / "clips" / r["model"] / "captions.json", (src / "captions.json").read_text())
+    _real_clips(runs[0], out / "clips" / "real", clips_per_row, results[0])
+    listen.write_page(runs, out / "listening.html")
+    return {"results": results, "markdown": markdown}
+
+
+def _reusable_metrics(run: Run, n: int, seconds, speed: bool) -> dict | None:
+    m = run.metrics
+    if m is None or run.latest is None:
+        return None
+    same = m.get("n") == n and m.get("checkpoint") == run.latest.name and (seconds is None or m["seconds"] == seconds)
+    return m if same and (m.get("speed") is not None or not speed) else None
+
+
+def _real_clips(run: Run, folder: Path, k: int, result: dict) -> None:
+    """``k`` real training clips of the run's data, at the evaluated length, with captions."""
+    trainset, _ = run.data()
+    idx = np.random.default_rng(0).choice(len(trainset), min(k, len(trainset)), replace=False)
+    labels = {key: v[idx] for key, v in trainset.labels.items()}
+    audio = fit_length(trainset.audio[idx], int(round(result["seconds"] * result["sample_rate"])))
+    captions = {}
+    for i, a in enumerate(audio):
+        save_audio(folder / f"{i:02d}.wav", a, result["sample_rate"])
+        captions[f"{i:02d}.wav"] = trainset.caption(labels, i)
+    write_atomic(folder / "captions.json", json.dumps(captions, indent=2))
