@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test unit notebooks nbexec book lab bench bench-diffusion bench-gans bench-table clean golden-ddsp
+.PHONY: setup demo test unit notebooks nbexec book lab bench bench-diffusion bench-gans bench-table cards clean golden-ddsp
 
 setup: $(STAMP)
 
@@ -42,6 +42,10 @@ book: $(STAMP)
 lab: $(STAMP)
 	$(PY) -m pip install -q -c constraints.txt jupyterlab
 	$(VENV)/bin/jupyter lab notebooks/
+
+# The measured block of every model card, written from the executed chapters and benchmarks/results/.
+cards: $(STAMP)
+	$(PY) scripts/cards.py
 
 # Speed benchmarks (not tests): figures go into the model cards.
 bench: $(STAMP)

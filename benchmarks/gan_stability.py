@@ -14,7 +14,9 @@ and, for a pitch-conditioned GAN, the share of notes at the asked pitch (pYIN).
 
     python benchmarks/gan_stability.py [--models wavegan gansynth] [--seeds 0 1 2] [--out FILE.md]
 
-Finished runs in ``runs/gan-stability/`` are reused; a killed one resumes.
+Finished runs in ``runs/gan-stability/`` are reused; a killed one resumes. Tiny (a smoke test): ``--data
+tones --n 4 --judge-steps 5 --set train.steps=2 train.batch_size=2 ...`` with ``--runs`` and ``--out``
+elsewhere.
 """
 
 from __future__ import annotations
@@ -27,60 +29,65 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lineage import data as D
 from lineage import registry
-from lineage.eval import metrics as M
+from lineage.audio import fit_length
+from lineage.eval import metrics
 from lineage.eval.classifier import get_judge
-from lineage.eval.report import fit_length
 from lineage.eval.speed import machine
-from lineage.train import TrainingDiverged, load_run, train_or_resume
+from lineage.run import Run
+from lineage.train import TrainingDiverged, train_or_resume
 
 
-def check(run: Path, n: int) -> dict:
+def check(path: Path, n: int, judge_steps: int = 1000) -> dict:
     """The failure signs of one finished run, from ``n`` generated clips."""
-    entry, cfg, model = load_run(run)
-    data = D.load(cfg.data)
-    trainset, _ = data.split(cfg.data.holdout, seed=cfg.data.seed)
-    judge = get_judge(cfg.data, seed=0, dataset=data)
+    run = Run(path)
+    entry, cfg = run.entry, run.config
+    trainset, _ = run.data()
+    judge = get_judge(cfg.data, seed=0, dataset=run.dataset(), steps=judge_steps)
     length = int(round(cfg.data.seconds * cfg.data.sample_rate))
     cond = trainset.label_batch(n, seed=1)
-    with torch.no_grad():
-        fake = fit_length(entry.sample(model, n, cfg.data.seconds, seed=1, cond=cond).reshape(n, -1).numpy(), length)
-    real = fit_length(trainset.audio[np.random.default_rng(1).choice(len(trainset), n)], length)
+    fake = fit_length(run.sample(n, cfg.data.seconds, seed=1, cond=cond, device="cpu").reshape(n, -1), length)
+    real = trainset.take(np.random.default_rng(1).choice(len(trainset), n), length)["audio"][:, 0].numpy()
     real_probs, real_feats = judge.model.classify(real)
     probs, feats = judge.model.classify(fake)
     heard = np.bincount(probs.argmax(1), minlength=len(judge.classes))
     row = {"rms_ratio": float(np.sqrt((fake ** 2).mean()) / np.sqrt((real ** 2).mean())),
            "classes_heard": int((heard >= max(2, n // 50)).sum()), "classes": len(judge.classes),
-           "is": M.inception_score(probs), "is_real": M.inception_score(real_probs),
-           "fid": M.fid(feats, real_feats)}
-    if "pitch" in getattr(cfg.model, "cond_keys", []):
-        row.update(M.pitch_accuracy(fake, cfg.data.sample_rate, cond["pitch"].numpy()))
-    last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+           "is": metrics.inception_score(probs), "is_real": metrics.inception_score(real_probs),
+           "fid": metrics.fid(feats, real_feats)}
+    if "pitch" in entry.cond_keys(cfg):
+        row.update(metrics.pitch_accuracy(fake, cfg.data.sample_rate, cond["pitch"].numpy()))
+    last = run.log[-1]
     row.update({k: last[k] for k in ("W", "gp") if k in last})
     row["train_s"] = last.get("time", float("nan"))  # training wall time, as the Trainer logged it
     return row
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="+", default=["wavegan", "gansynth"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--preset", default="tiny", help="the preset every model is trained from")
+    ap.add_argument("--data", default=None, help="another data set than the presets' own")
+    ap.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
+                    help="config overrides for every model, e.g. --set train.steps=2 (a smoke test)")
     ap.add_argument("--n", type=int, default=128, help="generated clips per run")
+    ap.add_argument("--judge-steps", type=int, default=1000, help="training steps of the data set's classifier")
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=Path, default=Path("runs/gan-stability"))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/gan-stability.md"))
-    args = ap.parse_args()
-    torch.set_num_threads(2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     rows = []
     for name in args.models:
         entry = registry.load(name)
         for seed in args.seeds:
-            cfg = entry.config("tiny", overrides=[f"train.seed={seed}"])
+            cfg = entry.config(args.preset, data=args.data, overrides=[*args.overrides, f"train.seed={seed}"])
             run = args.runs / f"{name}-seed{seed}"
             t0 = time.perf_counter()
             try:
                 train_or_resume(name, cfg, run, progress=False)
-                row = {"diverged": "no", **check(run, args.n)}
+                row = {"diverged": "no", **check(run, args.n, args.judge_steps)}
             except TrainingDiverged as err:
                 row = {"diverged": str(err).split(";")[0]}
             row.update({"model": name, "seed": seed, "steps": cfg.train.steps, "wall_s": time.perf_counter() - t0})
@@ -90,7 +97,7 @@ def main() -> None:
     def fmt(row, key, spec):
         return format(row[key], spec) if key in row else "-"
 
-    lines = [f"# GAN stability: each tiny preset from {len(args.seeds)} seeds", "",
+    lines = [f"# GAN stability: each {args.preset} preset from {len(args.seeds)} seeds", "",
              f"`python benchmarks/gan_stability.py` on {machine()['cpu']}, torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads; {args.n} generated clips per run, judged by each data "
              f"set's classifier. Train s: the run's training time as its log recorded it.", "",
@@ -106,6 +113,7 @@ def main() -> None:
     args.out.write_text("\n".join(lines) + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2))
     print("\n".join(lines))
+    return rows
 
 
 if __name__ == "__main__":

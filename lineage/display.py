@@ -58,3 +58,36 @@ def compare(clips: dict, sample_rate: int = 16000):
         f"<div style='display:inline-block;margin:4px 8px'><div style='font-size:12px'>{title}</div>"
         f"{play(clip, sample_rate)._repr_html_()}</div>" for title, clip in clips.items())
     display(HTML(players))
+
+
+def figures(model: str, values: dict) -> None:
+    """Show what a chapter measured as a small table, and keep the same figures machine-readable in the
+    cell's output metadata: each model card's measured block is generated from them (``make cards``),
+    so a card never states a figure that no executed chapter produced. ``values``: ``{what: number or
+    text}``; the machine the chapter ran on is added."""
+    from IPython.display import Markdown, display
+
+    from lineage.eval.speed import machine
+
+    where = machine()
+    record = {"model": model, "figures": {k: _plain(v) for k, v in values.items()},
+              "machine": f"{where['cpu']}, {where['torch_threads']} torch threads, torch {where['torch']}"}
+    rows = "".join(f"| {k} | {format_figure(v)} |\n" for k, v in record["figures"].items())
+    display(Markdown(f"| measured | value |\n|---|---|\n{rows}"), metadata={"lineage_figures": record})
+
+
+def format_figure(value) -> str:
+    """A figure as a card shows it: integers with thousands separators, other numbers to 3 significant
+    digits, text as it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1000:
+        return f"{int(value):,}"
+    return f"{value:.3g}"
+
+
+def _plain(value):
+    """numpy and torch scalars as plain Python numbers (JSON in the notebook)."""
+    if hasattr(value, "item"):
+        return value.item()
+    return value

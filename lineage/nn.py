@@ -16,6 +16,10 @@ table per label, summed into one vector that the model adds wherever it listens 
 
 :func:`draw` picks the next sample of an autoregressive model from its logits, with uniforms drawn in
 advance - so two generation paths of one model can be checked to pick identical samples.
+
+:class:`RunningMean` is an average a model keeps of what it saw in training (a vocoder's average
+spectrogram frame, an autoencoder's average embedding) - state, not a parameter: updated in training mode
+only, never by gradient, and saved with the model.
 """
 
 from __future__ import annotations
@@ -100,3 +104,31 @@ def draw(logits: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> tor
         return logits.argmax(dim=-1)
     cdf = torch.softmax(logits.double() / temperature, dim=-1).cumsum(dim=-1)
     return torch.searchsorted(cdf, u).squeeze(1).clamp(max=logits.shape[-1] - 1)
+
+
+class RunningMean(nn.Module):
+    """An exponential moving average kept in a buffer: ``track(x)`` sets ``value <- value + rate (x - value)``
+    in training mode, and does nothing in eval mode; no gradient flows through it.
+
+    ``x`` may be shorter than ``value`` along the first axis: then only that prefix is updated (DDSP's
+    average loudness contour, one second long, tracked from crops of any length)."""
+
+    def __init__(self, initial: torch.Tensor, rate: float = 0.01):
+        super().__init__()
+        if not 0 < rate <= 1:
+            raise ValueError(f"RunningMean rate must be in (0, 1], got {rate}")
+        self.rate = rate
+        self.register_buffer("value", initial.detach().clone())
+
+    @torch.no_grad()
+    def track(self, x: torch.Tensor) -> torch.Tensor:
+        """Move ``value[:len(x)]`` a step ``rate`` towards ``x`` (in training mode); returns ``value``."""
+        if x.shape[1:] != self.value.shape[1:] or x.shape[0] > self.value.shape[0]:
+            raise ValueError(f"RunningMean of shape {tuple(self.value.shape)} cannot track a value of shape "
+                             f"{tuple(x.shape)} (the same shape, or a shorter prefix along the first axis)")
+        if self.training:
+            prefix = self.value[: x.shape[0]]
+            prefix.lerp_(x.detach().to(prefix), self.rate)  # value + rate (x - value)
+        return self.value
+
+    forward = track

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-import zoo.nsynth as N
+import zoo.nsynth as nsynth
 from lineage.config import make_config
 from zoo.wavenet import loss as wavenet_loss
 
@@ -16,7 +16,7 @@ SMALL = ["model.enc_channels=8", "model.enc_cycle=4", "model.bottleneck=4", "mod
 
 def small(*extra):
     torch.manual_seed(0)
-    return N.build(make_config(N.Config, None, SMALL + list(extra)))
+    return nsynth.build(make_config(nsynth.Config, None, SMALL + list(extra)))
 
 
 def test_embedding_is_slow_and_the_encoder_looks_ahead():
@@ -39,17 +39,18 @@ def test_decoder_is_a_wavenet_listening_to_the_upsampled_embedding():
     up = model.upsample(z, 80)
     assert up.shape == (1, 4, 80) and torch.equal(up[..., 31], z[..., 0]) and torch.equal(up[..., 32], z[..., 1])
     batch = {"audio": torch.rand(2, 1, 128) * 2 - 1, "pitch": torch.tensor([60, 60])}
-    loss, _ = N.loss(model, batch)
+    loss, _ = nsynth.loss(model, batch)
     loss.backward()
     assert model.encoder.out.weight.grad.abs().sum() > 0  # trained through the decoder's loss
-    out = N.reconstruct(model.eval(), batch)
+    assert model.mean_embedding.value.abs().sum() > 0  # the average embedding, tracked in training
+    out = nsynth.reconstruct(model.eval(), batch)
     assert out.shape == (2, 1, 128) and out.abs().max() <= 1
 
 
 def _train(model, batch, steps):
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(steps):
-        loss, _ = N.loss(model, batch)
+        loss, _ = nsynth.loss(model, batch)
         opt.zero_grad()
         loss.backward()
         opt.step()

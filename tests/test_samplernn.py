@@ -4,7 +4,7 @@ gradients - not values - are what truncated BPTT cuts."""
 import pytest
 import torch
 
-import zoo.samplernn as S
+import zoo.samplernn as samplernn
 from lineage.config import make_config
 
 
@@ -13,7 +13,7 @@ def small(frames=(8, 2, 2), **overrides):
             "model.quantization=32", "model.cond_classes=[128, 8]",
             *[f"model.{k}={v}" for k, v in overrides.items()]]
     torch.manual_seed(0)
-    model = S.build(make_config(S.Config, None, sets)).double()
+    model = samplernn.build(make_config(samplernn.Config, None, sets)).double()
     for p in model.parameters():  # non-trivial initial states too
         torch.nn.init.normal_(p, std=0.3)
     return model.eval()
@@ -55,7 +55,7 @@ def test_truncated_bptt_changes_the_gradient_not_the_loss():
     grads, losses = [], []
     for tbptt in (16, 64):
         model = small(tbptt=tbptt)
-        loss, _ = S.loss(model, batch)
+        loss, _ = samplernn.loss(model, batch)
         loss.backward()
         losses.append(loss.item())
         grads.append(model.tiers[0].rnn.weight_hh_l0.grad.clone())
@@ -70,6 +70,6 @@ def test_frame_sizes_must_nest():
 
 def test_sampling_shape_and_range():
     model = small().float()
-    audio = S.sample(model, 2, 0.005, seed=1, cond=COND)  # 80 samples at 16 kHz
+    audio = samplernn.sample(model, 2, 0.005, seed=1, cond=COND)  # 80 samples at 16 kHz
     assert audio.shape == (2, 1, 80) and audio.abs().max() <= 1
-    assert torch.equal(audio, S.sample(model, 2, 0.005, seed=1, cond=COND))
+    assert torch.equal(audio, samplernn.sample(model, 2, 0.005, seed=1, cond=COND))

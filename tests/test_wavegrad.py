@@ -5,16 +5,16 @@ since the network is told a continuous noise level, not a step number."""
 import pytest
 import torch
 
-import zoo.wavegrad as WG
+import zoo.wavegrad as wavegrad
 from lineage.config import make_config
 
 SMALL = ["model.mel_bins=8", "model.upsample=[4,2,2]", "model.mel_channels=16", "model.up_channels=[16,8,8]",
-         "model.down_channels=[4,8,8]", "model.steps=50", "data.sample_rate=8000"]
+         "model.down_channels=[4,8,8]", "model.diffusion_steps=50", "data.sample_rate=8000"]
 
 
 def small_model():
     torch.manual_seed(0)
-    return WG.build(make_config(WG.Config, None, SMALL)).eval()
+    return wavegrad.build(make_config(wavegrad.Config, None, SMALL)).eval()
 
 
 def test_a_spectrogram_frame_moves_only_its_own_stretch_of_audio():
@@ -43,11 +43,11 @@ def test_generation_costs_one_network_pass_per_schedule_step(fast, passes):
     model = small_model()
     calls = []
     model.register_forward_hook(lambda *_: calls.append(1))
-    out = WG.generate(model, torch.randn(2, 8, 5), fast=fast)
+    out = wavegrad.generate(model, torch.randn(2, 8, 5), fast=fast)
     assert out.shape == (2, 1, 80) and len(calls) == passes
 
 
 def test_the_hop_must_divide_the_training_crop():
     model = small_model()
     with pytest.raises(ValueError, match="multiple of the hop 16"):
-        WG.loss(model, {"audio": torch.zeros(2, 1, 100)})
+        wavegrad.loss(model, {"audio": torch.zeros(2, 1, 100)})

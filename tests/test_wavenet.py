@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-import zoo.wavenet as W
+import zoo.wavenet as wavenet
 from lineage.config import make_config
 
 
@@ -13,7 +13,7 @@ def small(**overrides):
     sets = ["model.channels=8", "model.skip_channels=8", "model.dilation_cycle=4", "model.stacks=2",
             "model.cond_channels=4", *[f"model.{k}={v}" for k, v in overrides.items()]]
     torch.manual_seed(0)
-    return W.build(make_config(W.Config, None, sets))
+    return wavenet.build(make_config(wavenet.Config, None, sets))
 
 
 def test_receptive_field_is_what_the_gradient_sees():
@@ -77,7 +77,7 @@ def test_cached_step_logits_equal_teacher_forced_logits():
         for layer, queue, c in zip(model.layers, queues, conds):
             x, s = layer.step(x, c, queue)
             skips = skips + s
-        torch.testing.assert_close(W.model._pointwise_seq(model.head, skips), full[:, :, t],
+        torch.testing.assert_close(wavenet.model._pointwise_seq(model.head, skips), full[:, :, t],
                                    rtol=0, atol=1e-10)
 
 
@@ -87,23 +87,31 @@ def test_loss_is_next_sample_cross_entropy_and_learns():
     t = torch.arange(512) / 16000
     audio = (0.6 * torch.sin(2 * math.pi * 440 * t))[None, None].repeat(2, 1, 1)
     batch = {"audio": audio, "pitch": torch.tensor([69, 69]), "class": torch.tensor([0, 0])}
-    first, logs = W.loss(model, batch)
+    first, logs = wavenet.loss(model, batch)
     assert first.item() == pytest.approx(math.log(256), rel=0.05)  # untrained: near uniform
     assert logs["bits"] == pytest.approx(first.item() / math.log(2))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(200):
-        loss, _ = W.loss(model, batch)
+        loss, _ = wavenet.loss(model, batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
     assert loss.item() < 0.5 * first.item()
 
 
+def test_protocol_one_step_over_every_parameter_and_the_receptive_field_as_a_fact():
+    model = small()
+    (step,) = wavenet.steps(model)
+    assert step.repeats == 1 and step.loss is wavenet.loss
+    assert {id(p) for p in step.params} == {id(p) for p in model.parameters()}
+    assert wavenet.facts(model)["receptive_field"] == model.receptive_field == 31
+
+
 def test_conditioning_is_required_and_checked():
     model = small()
     with pytest.raises(ValueError, match="pitch"):
-        W.sample(model, 1, 0.001)
+        wavenet.sample(model, 1, 0.001)
     with pytest.raises(ValueError, match="0..127"):
-        W.sample(model, 1, 0.001, cond={"pitch": torch.tensor([200]), "class": torch.tensor([0])})
-    out = W.sample(model, 2, 0.002, cond={"pitch": torch.tensor([60, 62]), "class": torch.tensor([0, 1])})
+        wavenet.sample(model, 1, 0.001, cond={"pitch": torch.tensor([200]), "class": torch.tensor([0])})
+    out = wavenet.sample(model, 2, 0.002, cond={"pitch": torch.tensor([60, 62]), "class": torch.tensor([0, 1])})
     assert out.shape == (2, 1, 32) and out.abs().max() <= 1

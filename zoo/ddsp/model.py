@@ -37,9 +37,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from lineage import audio as A
-from zoo.ddsp import features as FT
-from zoo.ddsp import processors as P
+from lineage.audio import fit_length, midi_to_hz
+from lineage.nn import RunningMean
+from lineage.protocol import Features, single_step
+from zoo.ddsp import features, processors
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Config:
     noise_bands: int = field(default=65, metadata={"min": 2})  # paper: 65 magnitudes per frame
     reverb_seconds: float = field(default=0.25, metadata={"min": 0.0})  # paper: 3 s; 0 = no reverb
     frame_rate: int = field(default=250, metadata={"min": 1})  # paper: 250 Hz at 16 kHz (hop 64)
-    fft_sizes: list[int] = field(default_factory=lambda: list(FT.FFT_SIZES))
+    fft_sizes: list[int] = field(default_factory=lambda: list(features.FFT_SIZES))
     cond_keys: list[str] = field(default_factory=lambda: ["pitch"])  # for `sample`: f0 from a MIDI label
 
 
@@ -75,54 +76,53 @@ class DDSP(nn.Module):
         self.gru = nn.GRU(2 * cfg.hidden, cfg.gru, batch_first=True)
         self.out_mlp = mlp(cfg.gru + 2 * cfg.hidden, cfg.hidden, cfg.mlp_layers)
         self.out = nn.Linear(cfg.hidden, 1 + cfg.n_harmonics + cfg.noise_bands)
-        self.reverb = P.Reverb(int(cfg.reverb_seconds * sample_rate)) if cfg.reverb_seconds > 0 else None
-        # the average loudness contour of the training notes, for `sample` (not a parameter)
-        self.register_buffer("mean_loudness", torch.full((cfg.frame_rate,), -FT.DB_RANGE))
+        self.reverb = processors.Reverb(int(cfg.reverb_seconds * sample_rate)) if cfg.reverb_seconds > 0 else None
+        # the average loudness contour of the training notes' first second, for `sample` (not a parameter)
+        self.mean_loudness = RunningMean(torch.full((cfg.frame_rate,), -features.DB_RANGE))  # [frame_rate] dB
 
     def controls(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor) -> dict:
         """Frame-rate features ``[B, F]`` -> synthesizer controls (the decoder)."""
         f0_scaled = (12 * torch.log2(f0_hz.clamp(min=1e-3) / 440) + 69)[..., None] / 127  # MIDI / 127
-        ld_scaled = loudness_db[..., None] / FT.DB_RANGE + 1  # [-80, 0] dB -> [0, 1]
-        a, b = self.f0_mlp(f0_scaled), self.ld_mlp(ld_scaled)  # [B, F, hidden] each
-        h, _ = self.gru(torch.cat([a, b], dim=-1))  # [B, F, gru]
-        raw = self.out(self.out_mlp(torch.cat([h, a, b], dim=-1)))  # [B, F, 1 + K + M]
+        ld_scaled = loudness_db[..., None] / features.DB_RANGE + 1  # [-80, 0] dB -> [0, 1]
+        f0_h, ld_h = self.f0_mlp(f0_scaled), self.ld_mlp(ld_scaled)  # [B, F, hidden] each
+        h, _ = self.gru(torch.cat([f0_h, ld_h], dim=-1))  # [B, F, gru]
+        raw = self.out(self.out_mlp(torch.cat([h, f0_h, ld_h], dim=-1)))  # [B, F, 1 + K + M]
         K = self.cfg.n_harmonics
-        amplitude, distribution = P.harmonic_controls(raw[..., :1], raw[..., 1:1 + K], f0_hz[..., None],
-                                                      self.sample_rate)
+        amplitude, distribution = processors.harmonic_controls(raw[..., :1], raw[..., 1:1 + K], f0_hz[..., None],
+                                                               self.sample_rate)
         return {"f0_hz": f0_hz[..., None], "amplitude": amplitude, "distribution": distribution,
-                "noise": P.noise_controls(raw[..., 1 + K:])}
+                "noise": processors.noise_controls(raw[..., 1 + K:])}
 
     def synthesize(self, c: dict, n_samples: int, generator: torch.Generator | None = None,
                    parts: bool = False):
         """Controls -> audio ``[B, n]`` (or the harmonic, noise and reverberated signals with ``parts``)."""
-        harmonic = P.harmonic_synthesis(c["f0_hz"], c["amplitude"], c["distribution"], n_samples,
-                                        self.sample_rate)
-        noise = P.filtered_noise(c["noise"], n_samples, generator=generator)
+        harmonic = processors.harmonic_synthesis(c["f0_hz"], c["amplitude"], c["distribution"], n_samples,
+                                                 self.sample_rate)
+        noise = processors.filtered_noise(c["noise"], n_samples, generator=generator)
         dry = harmonic + noise
         wet = self.reverb(dry) if self.reverb is not None else dry
         return {"harmonic": harmonic, "noise": noise, "audio": wet} if parts else wet
 
     def forward(self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, n_samples: int,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-        frames = n_samples // self.hop  # the frames that cover n samples (a trailing one is dropped)
+        """Features ``[B, F]`` -> audio ``[B, n_samples]``: frame ``j`` plays samples ``[j hop, (j + 1) hop)``."""
+        frames = min(-(-n_samples // self.hop), f0_hz.shape[1])  # the frames that cover n samples
         c = self.controls(f0_hz[:, :frames], loudness_db[:, :frames])
-        return self.synthesize(c, n_samples, generator)
+        return fit_length(self.synthesize(c, frames * self.hop, generator), n_samples)  # [B, n_samples]
 
 
-# --- the zoo protocol --------------------------------------------------------------------------------
+# --- the zoo protocol (lineage.protocol) ------------------------------------------------------------
 
 def build(cfg) -> DDSP:
     return DDSP(cfg.model, sample_rate=cfg.data.sample_rate)
 
 
-def prepare(cfg, clips):
-    """Add ``f0_hz`` and ``loudness_db`` per frame to every clip, computed once and cached beside the data
-    (pYIN takes about a second per clip)."""
+def prepare(cfg, clips) -> Features:
+    """``f0_hz`` and ``loudness_db`` of every clip, one frame every ``hop`` samples (``[N, frames]``),
+    computed once and cached beside the data (pYIN takes about a second per clip)."""
     from lineage.data import data_root
 
     hop = cfg.data.sample_rate // cfg.model.frame_rate
-    if clips.hop == hop and "f0_hz" in clips.frames:
-        return clips
     key = _feature_key(clips, hop)
     path = data_root() / ".features" / f"ddsp-{clips.name}-{key}.npz"
     if path.is_file():
@@ -130,17 +130,16 @@ def prepare(cfg, clips):
             f0, ld = cached["f0_hz"], cached["loudness_db"]
     else:
         pitch = clips.labels.get("pitch")
-        fallback = A.midi_to_hz(pitch) if pitch is not None else np.full(len(clips), 220.0)
-        f0 = np.stack([FT.f0_pyin(a, clips.sample_rate, hop, fallback[i]) for i, a in enumerate(clips.audio)])
+        fallback = midi_to_hz(pitch) if pitch is not None else np.full(len(clips), 220.0)
+        f0 = np.stack([features.f0_pyin(clip, clips.sample_rate, hop, fallback[i])
+                       for i, clip in enumerate(clips.audio)])
         with torch.no_grad():
-            ld = FT.loudness(torch.from_numpy(clips.audio), clips.sample_rate, cfg.model.frame_rate).numpy()
+            ld = features.loudness(torch.from_numpy(clips.audio), clips.sample_rate, cfg.model.frame_rate).numpy()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, f0_hz=f0, loudness_db=ld)
         tmp.replace(path)  # atomic: a half-written cache is never read
-    clips.frames = {**clips.frames, "f0_hz": f0.astype(np.float32), "loudness_db": ld.astype(np.float32)}
-    clips.hop = hop
-    return clips
+    return Features(hop, {"f0_hz": f0.astype(np.float32), "loudness_db": ld.astype(np.float32)})
 
 
 def _feature_key(clips, hop: int) -> str:
@@ -154,13 +153,14 @@ def _feature_key(clips, hop: int) -> str:
 def loss(model: DDSP, batch: dict) -> tuple[torch.Tensor, dict]:
     """Multi-scale spectral loss between the clip and its resynthesis from its own f0 and loudness."""
     audio = batch["audio"][:, 0]  # [B, n]
-    if model.training:  # track the average loudness contour (for `sample`)
-        with torch.no_grad():
-            ld = batch["loudness_db"][:, :model.mean_loudness.numel()]
-            model.mean_loudness[:ld.shape[1]].lerp_(ld.mean(0), 0.01)
-    out = model(batch["f0_hz"], batch["loudness_db"], audio.shape[-1])
-    value = FT.spectral_loss(audio, out, model.cfg.fft_sizes)
+    contour = batch["loudness_db"][:, :len(model.mean_loudness.value)].mean(0)  # [<= frame_rate] dB
+    model.mean_loudness.track(contour)  # the average contour's first frames, for `sample` (training mode only)
+    out = model(batch["f0_hz"], batch["loudness_db"], audio.shape[-1])  # [B, n]
+    value = features.spectral_loss(audio, out, model.cfg.fft_sizes)
     return value, {}
+
+
+steps = single_step(loss)
 
 
 def reconstruct(model: DDSP, batch: dict, seed: int = 0) -> torch.Tensor:
@@ -177,14 +177,15 @@ def sample(model: DDSP, n: int, seconds: float, seed: int = 0, cond: dict | None
     n_samples = int(round(seconds * model.sample_rate))
     frames = n_samples // model.hop + 1
     pitch = torch.as_tensor((cond or {}).get("pitch", torch.full((n,), 60)))[:n]
-    f0 = torch.as_tensor(A.midi_to_hz(pitch.cpu().numpy()), dtype=torch.float32, device=device)
-    f0 = f0[:, None].expand(n, frames)
-    contour = model.mean_loudness.to(device)
+    f0 = torch.as_tensor(midi_to_hz(pitch.cpu().numpy()), dtype=torch.float32, device=device)
+    f0 = f0[:, None].expand(n, frames)  # [n, frames] Hz, held
+    contour = model.mean_loudness.value.to(device)  # [frame_rate] dB; its last frame held beyond
     ld = torch.cat([contour, contour[-1:].expand(max(0, frames - contour.numel()))])[:frames]
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         return model(f0, ld[None].expand(n, -1), n_samples, g)[:, None]
 
 
-def n_params(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
+def facts(model: DDSP) -> dict:
+    return {"hop": model.hop, "frame_rate": model.cfg.frame_rate, "n_harmonics": model.cfg.n_harmonics,
+            "noise_bands": model.cfg.noise_bands}

@@ -8,19 +8,21 @@ network from pure noise - not one pass per sample, as in WaveNet. The network is
 * **Diffusion-step embedding** (section 3.1): the step ``t`` as 128 sinusoids,
   ``[sin(10^(4i/63) t), cos(10^(4i/63) t)]_(i=0..63)``, then two fully connected layers with swish; each
   residual layer adds its own projection of it to its input. A continuous ``t`` is allowed (fast
-  sampling evaluates the network between training steps).
+  sampling evaluates the network between the steps of the training schedule).
 * **Residual layer**: ``y = x + W_t e(t)``; ``y = DilatedConv_(k=3, d)(y)`` to ``2C`` channels, plus the
-  conditioner's ``2C`` channels; ``z = tanh(y_a) * sigmoid(y_b)``; a 1x1 convolution to ``2C`` gives
-  the residual ``(x + r) / sqrt(2)`` and the skip ``s``.
+  conditioner's ``2C`` channels; split into ``filt, gate``, ``z = tanh(filt) * sigmoid(gate)`` (WaveNet's
+  gated unit); a 1x1 convolution to ``2C`` gives the residual ``(x + r) / sqrt(2)`` and the skip ``s``.
 * **Two modes** (the "versatile" of the title): *unconditional* - or conditioned on a class label, the
   paper's SC09 digits - where the network invents the whole clip; and *vocoder*, where a log-mel
   spectrogram is upsampled to the audio rate by two transposed 2-D convolutions (stride ``hop`` in time
-  altogether, leaky ReLU 0.4) and enters every layer through its own 1x1 convolution to ``2C``.
+  altogether, leaky ReLU 0.4) and enters every layer through its own 1x1 convolution to ``2C``; the
+  spectrogram is computed from each clean training crop by the mel front end the two vocoders share
+  (:mod:`lineage.vocoder`).
 * **Output**: ``sum of skips / sqrt(L)`` -> 1x1, ReLU -> 1x1 to one channel (zero-initialised, so the
   untrained network predicts no noise).
 * **Fast sampling** (appendix B): a 6-step inference schedule is *aligned* to the training schedule -
-  each inference step ``s`` runs the network at the (fractional) training step whose noise level
-  ``sqrt(abar)`` equals the inference schedule's.
+  each inference step ``s`` runs the network at the (fractional) diffusion step ``t_s`` of the training
+  schedule whose noise level ``sqrt(abar)`` equals the inference schedule's.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lineage.audio import log_mel_frames, mel_unit_range
 from lineage.diffusion import Schedule, linear_betas
-from lineage.nn import LabelEmbedding
+from lineage.nn import LabelEmbedding, RunningMean
+from lineage.protocol import single_step
+from lineage.vocoder import LogMel
 
 FAST_BASE = [1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5]  # the paper's T_infer = 6 schedule for its BASE model
 
@@ -44,7 +47,7 @@ class Config:
     channels: int = field(default=64, metadata={"min": 1})  # C (paper BASE: 64)
     layers: int = field(default=30, metadata={"min": 1})  # L (paper: 30)
     dilation_cycle: int = field(default=10, metadata={"min": 1})  # dilations 1..512, three times
-    steps: int = field(default=50, metadata={"min": 1})  # T for training (paper BASE: 50)
+    diffusion_steps: int = field(default=50, metadata={"min": 1})  # T for training (paper BASE: 50)
     beta_start: float = 1e-4
     beta_end: float = 0.05
     fast_betas: list[float] = field(default_factory=lambda: list(FAST_BASE))
@@ -57,7 +60,7 @@ class Config:
     upsample: list[int] = field(default_factory=lambda: [8, 8])  # time strides, their product is `hop`
 
 
-def step_embedding(t: torch.Tensor, dim: int = 128) -> torch.Tensor:
+def diffusion_step_embedding(t: torch.Tensor, dim: int = 128) -> torch.Tensor:
     """``[B] -> [B, dim]``: ``sin(10^(4i/(dim/2 - 1)) t)`` and ``cos(...)`` for ``i < dim/2`` (section 3.1)."""
     half = dim // 2
     freqs = 10.0 ** (torch.arange(half, dtype=torch.float32, device=t.device) * 4.0 / (half - 1))
@@ -68,20 +71,20 @@ def step_embedding(t: torch.Tensor, dim: int = 128) -> torch.Tensor:
 class ResidualLayer(nn.Module):
     def __init__(self, channels: int, dilation: int, cond_dim: int, mel_bins: int = 0):
         super().__init__()
-        self.step = nn.Linear(512, channels)  # W_t: the step embedding, per layer
+        self.diffusion_step = nn.Linear(512, channels)  # W_t: the diffusion-step embedding, per layer
         self.dilated = nn.Conv1d(channels, 2 * channels, 3, dilation=dilation, padding=dilation)  # non-causal
         self.cond = nn.Linear(cond_dim, 2 * channels) if cond_dim else None
-        self.mel = nn.Conv1d(mel_bins, 2 * channels, 1) if mel_bins else None
+        self.mel_proj = nn.Conv1d(mel_bins, 2 * channels, 1) if mel_bins else None  # the spectrogram, per layer
         self.out = nn.Conv1d(channels, 2 * channels, 1)
 
     def forward(self, x, e, h=None, m=None):  # x [B, C, T], e [B, 512], h [B, E], m [B, M, T] (or None)
-        y = self.dilated(x + self.step(e)[:, :, None])  # [B, 2C, T]
+        y = self.dilated(x + self.diffusion_step(e)[:, :, None])  # [B, 2C, T]
         if self.cond is not None:
             y = y + self.cond(h)[:, :, None]  # the label, the same at every sample
-        if self.mel is not None:
-            y = y + self.mel(m)  # the upsampled spectrogram, sample by sample
-        a, b = y.chunk(2, dim=1)
-        residual, skip = self.out(torch.tanh(a) * torch.sigmoid(b)).chunk(2, dim=1)
+        if self.mel_proj is not None:
+            y = y + self.mel_proj(m)  # the upsampled spectrogram, sample by sample
+        filt, gate = y.chunk(2, dim=1)  # [B, C, T] each
+        residual, skip = self.out(torch.tanh(filt) * torch.sigmoid(gate)).chunk(2, dim=1)
         return (x + residual) / math.sqrt(2), skip
 
 
@@ -126,24 +129,26 @@ class DiffWave(nn.Module):
             if math.prod(cfg.upsample) != cfg.hop:
                 raise ValueError(f"model.upsample {cfg.upsample} must multiply to model.hop = {cfg.hop}")
             self.upsampler = MelUpsampler(cfg.upsample)
+            # the conditioning: log_mel(audio [B, 1, T]) -> [B, mel_bins, T // hop] in [0, 1] (lineage.vocoder)
+            self.log_mel = LogMel(sample_rate, cfg.mel_bins, cfg.n_fft, cfg.hop, "model.hop, in vocoder mode")
             # the average training spectrogram frame: what `sample` vocodes when given no clip
-            self.register_buffer("mean_mel", torch.zeros(cfg.mel_bins))
+            self.mean_mel = RunningMean(torch.zeros(cfg.mel_bins))  # [mel_bins]
         self.skip_out = nn.Conv1d(C, C, 1)
         self.final = nn.Conv1d(C, 1, 1)
         nn.init.zeros_(self.final.weight)
         nn.init.zeros_(self.final.bias)
-        self.schedule = Schedule(linear_betas(cfg.steps, cfg.beta_start, cfg.beta_end))
+        self.schedule = Schedule(linear_betas(cfg.diffusion_steps, cfg.beta_start, cfg.beta_end))
 
-    def mel(self, audio: torch.Tensor) -> torch.Tensor:
-        """The conditioning spectrogram of clips ``[B, 1, T]``: ``[B, mel_bins, T // hop]``."""
-        ln_mel = log_mel_frames(audio, self.sample_rate, self.cfg.mel_bins, self.cfg.n_fft, self.cfg.hop)
-        return mel_unit_range(ln_mel)  # the authors' code: dB, minus 20 dB, a 100 dB range -> [0, 1]
+    @property
+    def receptive_field(self) -> int:
+        """Samples one output sees, both ways: ``1 + 2 sum(dilations)`` (kernel 3, non-causal)."""
+        return 1 + 2 * sum(2 ** (i % self.cfg.dilation_cycle) for i in range(self.cfg.layers))
 
     def forward(self, xt: torch.Tensor, t: torch.Tensor, cond: dict | None = None) -> torch.Tensor:
         """Predicted noise ``[B, 1, T]`` in ``xt [B, 1, T]`` at (possibly fractional) steps ``t [B]``;
         in vocoder mode ``cond["mel"] [B, mel_bins, T / hop]`` is the spectrogram to follow."""
-        x = F.relu(self.inp(xt))
-        e = self.embed(step_embedding(t))
+        x = F.relu(self.inp(xt))  # [B, C, T]
+        e = self.embed(diffusion_step_embedding(t))  # [B, 512]
         h = self.labels(cond, xt.shape[0], xt.device) if self.labels is not None else None
         m = None
         if self.cfg.mel_bins:
@@ -158,8 +163,8 @@ class DiffWave(nn.Module):
 
 
 def aligned_steps(train: Schedule, infer: Schedule) -> list[float]:
-    """For each inference step, the fractional training step with the same noise level (appendix B):
-    ``t_s = t + (sqrt(abar_t) - sqrt(gamma_s)) / (sqrt(abar_t) - sqrt(abar_(t+1)))`` where
+    """For each inference step ``s``, the fractional step ``t_s`` of the training schedule with the same
+    noise level (appendix B): ``t_s = t + (sqrt(abar_t) - sqrt(gamma_s)) / (sqrt(abar_t) - sqrt(abar_(t+1)))`` where
     ``sqrt(abar_(t+1)) <= sqrt(gamma_s) <= sqrt(abar_t)``."""
     a = train.alpha_bar.sqrt()
     out = []
@@ -170,7 +175,7 @@ def aligned_steps(train: Schedule, infer: Schedule) -> list[float]:
     return out
 
 
-# --- the zoo protocol --------------------------------------------------------------------------------
+# --- the zoo protocol (lineage.protocol) ------------------------------------------------------------
 
 def build(cfg) -> DiffWave:
     return DiffWave(cfg.model, sample_rate=cfg.data.sample_rate)
@@ -179,37 +184,37 @@ def build(cfg) -> DiffWave:
 def loss(model: DiffWave, batch: dict) -> tuple[torch.Tensor, dict]:
     """``|| eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t) ||^2`` at a random ``t`` (L1 in
     the paper's code; MSE here, the DDPM simple loss)."""
-    x0 = batch["audio"]
+    x0 = batch["audio"]  # [B, 1, T]
     cond = batch
     if model.cfg.mel_bins:
-        if x0.shape[-1] % model.cfg.hop:
-            raise ValueError(f"data.segment must be a multiple of model.hop = {model.cfg.hop} in vocoder "
-                             f"mode, got {x0.shape[-1]}")
-        mel = model.mel(x0)  # [B, M, T / hop], from the clean crop
-        if model.training:  # track the average frame (not a parameter: no gradient)
-            model.mean_mel.lerp_(mel.mean(dim=(0, 2)), 0.01)
+        mel = model.log_mel.of_crop(x0)  # [B, M, T / hop], from the clean crop
+        model.mean_mel.track(mel.mean(dim=(0, 2)))  # the average frame, for `sample` (training mode only)
         cond = {**batch, "mel": mel}
-    t, noise, xt = model.schedule.training_pair(x0)
+    t, noise, xt = model.schedule.training_pair(x0)  # a diffusion step per example, eps, x_t (eq. 4)
     return F.mse_loss(model(xt, t, cond), noise), {}
+
+
+steps = single_step(loss)
 
 
 @torch.no_grad()
 def generate(model: DiffWave, n: int, length: int, seed: int = 0, cond: dict | None = None,
              fast: bool = True, trace: list | None = None) -> torch.Tensor:
     """``n`` clips of ``length`` samples from noise by ancestral sampling: the 6-step fast schedule
-    (aligned to the training steps) or, with ``fast=False``, all ``T`` training steps. ``trace``, if a
-    list, receives ``x_t`` before every step (the chapter draws the clip emerging)."""
+    (aligned to the training schedule) or, with ``fast=False``, all ``T`` steps of the training schedule.
+    ``trace``, if a list, receives ``x_t`` before every step (the chapter draws the clip emerging)."""
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 1, length, generator=g).to(device)
     sched = Schedule(model.cfg.fast_betas) if fast else model.schedule
+    # the network's t at each step s of `sched`: t_s, aligned on the training schedule (appendix B)
     times = aligned_steps(model.schedule, sched) if fast else list(range(len(sched)))
     for s in reversed(range(len(sched))):
         if trace is not None:
             trace.append(x.cpu())
-        eps = model(x, torch.full((n,), times[s], device=device), cond)
+        eps = model(x, torch.full((n,), times[s], device=device), cond)  # eps_theta(x_s, t_s)
         z = torch.randn(x.shape, generator=g).to(device) if s > 0 else None
-        x = sched.p_step(x, s, eps, z)
+        x = sched.p_step(x, s, eps, z)  # x_(s-1), with the inference schedule's own betas
     return x.clamp(-1, 1)
 
 
@@ -218,26 +223,28 @@ def sample(model: DiffWave, n: int, seconds: float, seed: int = 0, cond: dict | 
     """``n`` clips of ``seconds`` (6 steps unless ``fast=False``). A vocoder given no spectrogram
     vocodes the average training frame held still: its idea of 'an average sound'."""
     length = int(round(seconds * model.sample_rate))
-    if model.cfg.mel_bins and (cond is None or "mel" not in cond):
-        frames = -(-length // model.cfg.hop)
-        cond = {**(cond or {}), "mel": model.mean_mel[None, :, None].expand(n, -1, frames)}
+    if model.cfg.mel_bins and (cond is None or "mel" not in cond):  # [n, M, frames]: the average frame, held
+        mean = model.mean_mel.value[None, :, None].expand(n, -1, model.log_mel.frames(length))
+        cond = {**(cond or {}), "mel": mean}
     return generate(model, n, length, seed, cond, fast)
-
-
-def reconstructs(model: DiffWave) -> bool:
-    return bool(model.cfg.mel_bins)
 
 
 def reconstruct(model: DiffWave, batch: dict, seed: int = 0, fast: bool = True) -> torch.Tensor:
     """Vocoding: the clips ``batch["audio"] [B, 1, T]`` regenerated from their own log-mel spectrograms."""
     if not model.cfg.mel_bins:
         raise ValueError("only a DiffWave built as a vocoder (model.mel_bins > 0) reconstructs clips")
-    audio = batch["audio"]
-    length = audio.shape[-1] - audio.shape[-1] % model.cfg.hop
-    mel = model.mel(audio[..., :length])
-    out = generate(model, audio.shape[0], length, seed, {**batch, "mel": mel}, fast)
-    return F.pad(out, (0, audio.shape[-1] - length))
+    return model.log_mel.vocode(batch["audio"], lambda mel: generate(
+        model, len(mel), mel.shape[-1] * model.cfg.hop, seed, {**batch, "mel": mel}, fast))
 
 
-def n_params(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
+def capabilities(model: DiffWave) -> set[str]:
+    """``reconstruct`` only for a vocoder (``model.mel_bins > 0``): unconditional, it has no clip to follow."""
+    return {"facts", "reconstruct"} if model.cfg.mel_bins else {"facts"}
+
+
+def facts(model: DiffWave) -> dict:
+    out = {"receptive_field": model.receptive_field, "diffusion_steps": len(model.schedule),
+           "sampling_steps": len(model.cfg.fast_betas)}
+    if model.cfg.mel_bins:
+        out.update(hop=model.cfg.hop, frame_rate=model.sample_rate / model.cfg.hop)
+    return out

@@ -17,8 +17,8 @@ A whole note - 4 s at 16 kHz in the paper, one ``[2, 1024, 128]`` image - comes 
 tens of thousands of times faster than WaveNet, and because the note is made at once it has one latent
 ``z``: interpolating ``z`` at a fixed pitch morphs the timbre smoothly.
 
-* **Representation**: STFT with 75% overlap (``n_fft`` 2048, hop 512 at 16 kHz), the
-  Nyquist bin dropped so that there are ``n_fft / 2 = 1024`` bins - a power of two for a
+* **Representation** (``representation.py``): STFT with 75% overlap (``n_fft`` 2048, hop 512 at 16 kHz),
+  the Nyquist bin dropped so that there are ``n_fft / 2 = 1024`` bins - a power of two for a
   convolutional net that halves and doubles its resolution. The authors' released model, **IF-Mel**,
   warps both channels to a mel frequency axis of the same size, which gives low notes more rows.
 * **Networks**: progressive GAN's (Karras et al. 2018) - a generator from ``[z, one-hot pitch]`` through
@@ -35,23 +35,23 @@ tens of thousands of times faster than WaveNet, and because the note is made at 
 What is left out: progressive *growing* (the networks here are trained at full resolution from the
 start; the paper grows them over 11 M images), equalised learning rates, and the data set (NSynth; here
 the SoundFont-rendered ``notes`` set). The mel variant is here (``model.mel = true``).
+
+This file holds the networks, the losses and the protocol; ``representation.py`` the image they paint.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lineage.audio import cut_or_pad
-from lineage.gan import gradient_penalty
+from lineage.audio import fit_length
+from lineage.gan import frozen, gradient_penalty, wgan_steps
 from lineage.nn import LabelEmbedding
-
-LOG_EPS = 1e-6  # log(|X| + eps): the authors' code's floor, -120 dB below a full-scale sine
-MARGIN = 0.8  # the authors' normaliser maps the data's range to [-0.8, 0.8]: tanh never has to saturate
+from lineage.protocol import Step
+from zoo.gansynth import representation
 
 
 @dataclass
@@ -71,116 +71,6 @@ class Config:
     minibatch_std: bool = True  # the critic sees how much its batch varies (against mode collapse)
     cond_keys: list[str] = field(default_factory=lambda: ["pitch"])  # [] = unconditional
     cond_classes: list[int] = field(default_factory=lambda: [128])  # MIDI pitch 0..127
-
-
-# --- the representation: audio <-> (log-magnitude, instantaneous frequency) --------------------------
-
-def stft(audio: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
-    """``[B, 1, T]`` -> complex ``[B, n_fft / 2, 1 + T // hop]``: a centred STFT with a (periodic) Hann
-    window, scaled so that a sine of amplitude ``a`` at a bin centre peaks at ``|X| = a``, the Nyquist
-    bin dropped."""
-    window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
-    X = torch.stft(audio.reshape(-1, audio.shape[-1]), n_fft, hop, window=window, center=True,
-                   pad_mode="constant", return_complex=True)  # [B, n_fft / 2 + 1, frames]
-    # a sine a cos(w n) puts (a / 2) sum(w) in its bin: scale by 2 / sum(w) so that the peak is a
-    return X[:, :-1] * (2 / window.sum())
-
-
-def istft(X: torch.Tensor, n_fft: int, hop: int, length: int) -> torch.Tensor:
-    """Inverse of :func:`stft`: complex ``[B, n_fft / 2, frames]`` -> ``[B, 1, length]`` (overlap-add with
-    the same Hann window; the dropped Nyquist bin comes back as zero)."""
-    window = torch.hann_window(n_fft, device=X.device, dtype=X.real.dtype)
-    X = F.pad(X * (window.sum() / 2), (0, 0, 0, 1))  # undo the scaling; Nyquist row = 0
-    return torch.istft(X, n_fft, hop, window=window, center=True, length=length)[:, None]
-
-
-def wrap(phase: torch.Tensor) -> torch.Tensor:
-    """An angle mapped to ``[-pi, pi)``: ``((phi + pi) mod 2 pi) - pi``."""
-    return torch.remainder(phase + math.pi, 2 * math.pi) - math.pi
-
-
-def unwrap(phase: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """``np.unwrap`` along ``dim``: add multiples of ``2 pi`` so that no step between neighbours exceeds
-    ``pi``: ``phi_u[m] = phi[0] + sum_(j=1..m) wrap(phi[j] - phi[j - 1])``."""
-    steps = wrap(torch.diff(phase, dim=dim))
-    return torch.cat([phase.narrow(dim, 0, 1), phase.narrow(dim, 0, 1) + steps.cumsum(dim)], dim=dim)
-
-
-def instantaneous_frequency(phase: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """``IF[m] = (phi_u[m] - phi_u[m - 1]) / pi`` in ``[-1, 1]``, the unwrapped phase's finite difference
-    along time; frame 0 keeps its own phase ``phi[0] / pi`` (the authors' code), so that the cumulative
-    sum gives the phase back exactly."""
-    phi_u = unwrap(phase, dim)
-    return torch.cat([phi_u.narrow(dim, 0, 1), torch.diff(phi_u, dim=dim)], dim=dim) / math.pi
-
-
-def phase_from_if(inst_freq: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """The inverse: ``phi[m] = pi * sum_(j <= m) IF[j]`` (unwrapped; ``exp(i phi)`` does not mind)."""
-    return torch.cumsum(inst_freq * math.pi, dim=dim)
-
-
-def mel_warp(n_bins: int, sample_rate: int) -> torch.Tensor:
-    """``[n_bins, n_bins]``: row ``j`` is a triangle over the linear bins (``f_k = k sr / (2 n_bins)``)
-    centred on the ``j``-th of ``n_bins`` points equally spaced in mel (``mel(f) = 1127 ln(1 + f / 700)``,
-    as the authors' code), at least 1.5 bins wide; rows sum to 1, so a mel bin holds a weighted *mean*
-    of its linear bins. As many mel bins as linear ones: the image is warped, not shrunk - low
-    frequencies get more rows, high frequencies fewer."""
-    def to_mel(f):
-        return 1127.0 * torch.log1p(f / 700.0)
-
-    def to_hz(m):
-        return 700.0 * torch.expm1(m / 1127.0)
-
-    nyquist = sample_rate / 2
-    freqs = torch.arange(n_bins, dtype=torch.float64) * nyquist / n_bins  # [F] linear bin centres
-    edges = torch.linspace(0.0, float(to_mel(torch.tensor(nyquist))), n_bins + 2, dtype=torch.float64)
-    lo, mid, hi = to_hz(edges[:-2]), to_hz(edges[1:-1]), to_hz(edges[2:])  # [M] each
-    narrow = (hi - lo) < 1.5 * nyquist / n_bins  # low bands, narrower than 1.5 bins: widened around mid
-    lo = torch.where(narrow, mid - 0.75 * nyquist / n_bins, lo)
-    hi = torch.where(narrow, mid + 0.75 * nyquist / n_bins, hi)
-    # triangle: rising from lo to mid, falling from mid to hi
-    w = torch.clamp(torch.minimum((freqs[None] - lo[:, None]) / (mid - lo)[:, None],
-                                  (hi[:, None] - freqs[None]) / (hi - mid)[:, None]), min=0)  # [M, F]
-    return (w / w.sum(dim=1, keepdim=True)).float()
-
-
-def encode(audio: torch.Tensor, n_fft: int, hop: int, mel: torch.Tensor | None = None) -> torch.Tensor:
-    """Audio ``[B, 1, T]`` -> the GAN's image ``[B, 2, F, 1 + T // hop]``, both channels in ``[-1, 1]``:
-
-    * channel 0: ``0.8 (1 + 2 log(|X| + 1e-6) / 13.8)`` - the log-magnitude from ``log 1e-6 = -13.8``
-      (silence) to ``log 1 = 0`` (a full-scale sine) mapped onto ``[-0.8, 0.8]``;
-    * channel 1: ``0.8 IF``.
-
-    With ``mel`` (:func:`mel_warp`, ``[F, F]``), IF-Mel: channel 0 from the mel-warped power,
-    ``0.5 log(M |X|^2 + eps^2)``, and channel 1 from the mel-warped unwrapped phase, differentiated:
-    ``IF_mel = diff(M phi_u) / pi = M IF`` - the cumulative sum and the warp are both linear, so they
-    commute."""
-    X = stft(audio, n_fft, hop)  # [B, F, frames]
-    inst_freq = instantaneous_frequency(torch.angle(X))  # [B, F, frames] in [-1, 1]
-    if mel is None:
-        logmag = torch.log(X.abs() + LOG_EPS)
-    else:
-        logmag = 0.5 * torch.log(mel @ X.abs().square() + LOG_EPS ** 2)  # log of the mel magnitude
-        inst_freq = mel @ inst_freq  # a mean of IFs in [-1, 1] stays in [-1, 1]
-    spec = torch.stack([MARGIN * (1 + 2 * logmag / -math.log(LOG_EPS)), MARGIN * inst_freq], dim=1)
-    return spec.clamp(-1, 1)  # [B, 2, F, frames]
-
-
-def decode(spec: torch.Tensor, n_fft: int, hop: int, length: int,
-           mel_inverse: torch.Tensor | None = None) -> torch.Tensor:
-    """The inverse of :func:`encode`: ``[B, 2, F, frames]`` -> audio ``[B, 1, length]``.
-    ``log|X| = (m / 0.8 - 1) 13.8 / 2``; ``phi = pi cumsum(IF)`` along time; ``X = |X| e^(i phi)``; iSTFT.
-    For IF-Mel, ``mel_inverse`` (``[F, F]``, the pseudo-inverse of the warp) maps power and IF back first."""
-    logmag = (spec[:, 0] / MARGIN - 1) * -math.log(LOG_EPS) / 2  # [B, F, frames]
-    inst_freq = spec[:, 1] / MARGIN
-    if mel_inverse is None:
-        mag = (torch.exp(logmag) - LOG_EPS).clamp_min(0)
-    else:
-        power = mel_inverse @ (torch.exp(2 * logmag) - LOG_EPS ** 2)
-        mag = power.clamp_min(0).sqrt()
-        inst_freq = mel_inverse @ inst_freq
-    phase = phase_from_if(inst_freq)  # [B, F, frames]
-    return istft(torch.polar(mag, phase), n_fft, hop, length)
 
 
 # --- the networks ------------------------------------------------------------------------------------
@@ -308,39 +198,42 @@ class GANSynth(nn.Module):
         self.generator = Generator(cfg, self.n_bins)
         self.critic = Critic(cfg, self.n_bins)
         he_init(self)
-        if cfg.mel:
-            warp = mel_warp(self.n_bins, sample_rate)
-            self.register_buffer("mel", warp, persistent=False)
+        if cfg.mel:  # IF-Mel: the warp M [F, F] and its pseudo-inverse M^+ (fixed, not learned)
+            warp = representation.mel_warp(self.n_bins, sample_rate)
+            self.register_buffer("mel_matrix", warp, persistent=False)
             self.register_buffer("mel_inverse", torch.linalg.pinv(warp.double()).float(), persistent=False)
         else:
-            self.mel = self.mel_inverse = None
+            self.mel_matrix = self.mel_inverse = None
 
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
         """Clips ``[B, 1, T]`` of any length -> ``[B, 2, F, frames]`` (cut or zero-padded to the model's
         clip)."""
-        return encode(cut_or_pad(audio, self.length), self.cfg.n_fft, self.cfg.hop, self.mel)
+        return representation.encode(fit_length(audio, self.length), self.cfg.n_fft, self.cfg.hop,
+                                     self.mel_matrix)
 
     def decode(self, spec: torch.Tensor) -> torch.Tensor:
         """``[B, 2, F, frames]`` -> ``[B, 1, length]``."""
-        return decode(spec, self.cfg.n_fft, self.cfg.hop, self.length, self.mel_inverse)
+        return representation.decode(spec, self.cfg.n_fft, self.cfg.hop, self.length, self.mel_inverse)
 
 
-# --- the losses ------------------------------------------------------------------------------------
+# --- the losses: WGAN-GP, drift, AC-GAN --------------------------------------------------------------
 
-def _freeze(module: nn.Module, frozen: bool) -> None:
-    """While the generator learns, the critic is a fixed judge: no gradient for its weights is computed."""
-    for p in module.parameters():
-        p.requires_grad_(not frozen)
+def _labels(model: GANSynth, batch: dict) -> dict:
+    """The batch's labels the model is conditioned on, ``{key: [B]}``: the fakes are asked for the real
+    clips' labels, so they follow the data's label distribution."""
+    return {k: batch[k] for k in model.cfg.cond_keys}
 
 
-def critic_loss(model: GANSynth, real: torch.Tensor, cond: dict) -> tuple[torch.Tensor, dict]:
+def critic_loss(model: GANSynth, batch: dict) -> tuple[torch.Tensor, dict]:
     """``L_D = E D(fake) - E D(real) + 10 GP + 0.001 E D(real)^2 + 10 CE(aux(real), pitch)`` (the weights
-    are ``model.gp_weight``, ``model.drift`` and ``model.aux_weight``)."""
+    are ``model.gp_weight``, ``model.drift`` and ``model.aux_weight``), on a batch of real clips
+    (``batch["audio"] [B, 1, T]`` of any length, fitted to the model's clip; labels ``batch[key]``)."""
     cfg = model.cfg
-    _freeze(model.critic, False)
+    real = model.encode(batch["audio"])  # [B, 2, F, frames]
+    cond = _labels(model, batch)
     z = torch.randn(real.shape[0], cfg.latent, device=real.device)
     with torch.no_grad():  # the generator is not trained here: no graph through it
-        fake = model.generator(z, cond)  # [B, 2, F, frames], asked for the real clips' labels
+        fake = model.generator(z, cond)  # [B, 2, F, frames]
     d_real, aux_real = model.critic(real)
     d_fake, _ = model.critic(fake)
     w = d_real.mean() - d_fake.mean()  # the critic's estimate of the Wasserstein distance
@@ -358,40 +251,30 @@ def critic_loss(model: GANSynth, real: torch.Tensor, cond: dict) -> tuple[torch.
     return loss, logs
 
 
-def generator_loss(model: GANSynth, real: torch.Tensor, cond: dict) -> tuple[torch.Tensor, dict]:
-    """``L_G = -E D(G(z, p)) + 10 CE(aux(G(z, p)), p)``: fool the critic, and make it hear pitch ``p``."""
+def generator_loss(model: GANSynth, batch: dict) -> tuple[torch.Tensor, dict]:
+    """``L_G = -E D(G(z, p)) + 10 CE(aux(G(z, p)), p)``: fool the critic, and make it hear pitch ``p``
+    (the batch's labels; its audio only gives the batch size)."""
     cfg = model.cfg
-    _freeze(model.critic, True)
-    z = torch.randn(real.shape[0], cfg.latent, device=real.device)
-    fake = model.generator(z, cond)
-    d_fake, aux_fake = model.critic(fake)
-    aux = sum((F.cross_entropy(aux_fake[k], cond[k].long()) for k in cfg.cond_keys), real.new_zeros(()))
+    cond = _labels(model, batch)
+    audio = batch["audio"]
+    z = torch.randn(audio.shape[0], cfg.latent, device=audio.device)
+    fake = model.generator(z, cond)  # [B, 2, F, frames]
+    with frozen(model.critic):  # a fixed judge: gradients flow through it, none into it
+        d_fake, aux_fake = model.critic(fake)
+    aux = sum((F.cross_entropy(aux_fake[k], cond[k].long()) for k in cfg.cond_keys), fake.new_zeros(()))
     return -d_fake.mean() + cfg.aux_weight * aux, {"aux_fake": aux.item()}
 
 
-# --- the zoo protocol ------------------------------------------------------------------------------
+# --- the zoo protocol (lineage.protocol) ------------------------------------------------------------
 
 def build(cfg) -> GANSynth:
     return GANSynth(cfg.model, sample_rate=cfg.data.sample_rate)
 
 
-def updates(model: GANSynth) -> dict[str, tuple[nn.Module, int]]:
+def steps(model: GANSynth) -> list[Step]:
     """One training step: the critic ``critic_steps`` times, then the generator once, each with its own
     optimizer and each on a fresh batch."""
-    return {"critic": (model.critic, model.cfg.critic_steps), "generator": (model.generator, 1)}
-
-
-def loss(model: GANSynth, batch: dict, part: str = "critic") -> tuple[torch.Tensor, dict]:
-    """The loss of one update of ``part`` (``critic`` or ``generator``) on a batch of real clips
-    (``batch["audio"] [B, 1, T]`` of any length, fitted to the model's clip; labels ``batch[key]``). The
-    fakes are asked for the real clips' labels, so they follow the data's label distribution."""
-    real = model.encode(batch["audio"])  # [B, 2, F, frames]
-    cond = {k: batch[k] for k in model.cfg.cond_keys}
-    if part == "critic":
-        return critic_loss(model, real, cond)
-    if part == "generator":
-        return generator_loss(model, real, cond)
-    raise ValueError(f"GANSynth trains the parts 'critic' and 'generator', not {part!r}")
+    return wgan_steps(model, critic_loss, generator_loss)
 
 
 def latents(n: int, dim: int, seed: int = 0) -> torch.Tensor:
@@ -413,8 +296,10 @@ def sample(model: GANSynth, n: int, seconds: float, seed: int = 0, cond: dict | 
     if cond is not None:
         cond = {k: torch.as_tensor(v)[:n] for k, v in cond.items()}
     audio = generate(model, latents(n, model.cfg.latent, seed), cond)
-    return cut_or_pad(audio, int(round(seconds * model.sample_rate)))
+    return fit_length(audio, int(round(seconds * model.sample_rate)))
 
 
-def n_params(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
+def facts(model: GANSynth) -> dict:
+    return {"hop": model.cfg.hop, "frame_rate": model.sample_rate / model.cfg.hop, "n_fft": model.cfg.n_fft,
+            "image": f"2 x {model.n_bins} x {model.cfg.frames}", "length": model.length,
+            "critic_steps": model.cfg.critic_steps}

@@ -40,6 +40,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lineage.audio import mu_law_decode
+from lineage.nn import RunningMean
+from lineage.protocol import single_step
 from zoo.wavenet.model import Config as WaveNetConfig
 from zoo.wavenet.model import WaveNet
 from zoo.wavenet.model import loss as wavenet_loss
@@ -99,7 +101,7 @@ class NSynthAutoencoder(nn.Module):
                             temperature=cfg.temperature)
         self.decoder = WaveNet(dec, sample_rate)
         # running mean of the training embeddings: what `sample` decodes when given no note to encode
-        self.register_buffer("mean_embedding", torch.zeros(cfg.bottleneck))
+        self.mean_embedding = RunningMean(torch.zeros(cfg.bottleneck))  # [D]
 
     def upsample(self, z: torch.Tensor, length: int) -> torch.Tensor:
         """``[B, D, frames] -> [B, D, length]``: each embedding frame held for ``hop`` samples."""
@@ -116,7 +118,7 @@ class NSynthAutoencoder(nn.Module):
         return mu_law_decode(classes, self.cfg.quantization - 1).float()[:, None, :]
 
 
-# --- the zoo protocol --------------------------------------------------------------------------------
+# --- the zoo protocol (lineage.protocol) ------------------------------------------------------------
 
 def build(cfg) -> NSynthAutoencoder:
     return NSynthAutoencoder(cfg.model, sample_rate=cfg.data.sample_rate)
@@ -126,11 +128,12 @@ def loss(model: NSynthAutoencoder, batch: dict) -> tuple[torch.Tensor, dict]:
     """The decoder's next-sample cross-entropy given the embedding of the same audio."""
     audio = batch["audio"]  # [B, 1, T]
     z = model.encode(audio)  # [B, D, T/hop]
-    if model.training:  # track the average embedding (not a parameter: no gradient)
-        with torch.no_grad():
-            model.mean_embedding.lerp_(z.mean(dim=(0, 2)), 0.01)
+    model.mean_embedding.track(z.mean(dim=(0, 2)))  # the average embedding, for `sample` (training mode only)
     # chapter 1's teacher-forced cross-entropy, every sample also hearing up(Z)
     return wavenet_loss(model.decoder, batch, local=model.upsample(z, audio.shape[-1]))
+
+
+steps = single_step(loss)
 
 
 def nll(model: NSynthAutoencoder, batch: dict) -> torch.Tensor:
@@ -152,9 +155,10 @@ def sample(model: NSynthAutoencoder, n: int, seconds: float, seed: int = 0, cond
     device = next(model.parameters()).device
     length = int(round(seconds * model.sample_rate))
     frames = -(-length // model.cfg.hop)
-    z = model.mean_embedding.to(device)[None, :, None].expand(n, -1, frames)
+    z = model.mean_embedding.value.to(device)[None, :, None].expand(n, -1, frames)  # [n, D, frames]
     return model.decode(z, cond, length, seed=seed)
 
 
-def n_params(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
+def facts(model: NSynthAutoencoder) -> dict:
+    return {"hop": model.cfg.hop, "frame_rate": model.sample_rate / model.cfg.hop,
+            "bottleneck": model.cfg.bottleneck, "receptive_field": model.decoder.receptive_field}

@@ -44,6 +44,7 @@ import torch.nn.functional as F
 
 from lineage.audio import mu_law_decode, mu_law_encode
 from lineage.nn import LabelEmbedding, draw
+from lineage.protocol import single_step
 
 
 @dataclass
@@ -92,10 +93,10 @@ class SampleRNN(nn.Module):
         fs = cfg.frame_sizes
         if len(fs) < 2:
             raise ValueError(f"model.frame_sizes {fs}: need at least one frame tier and the sample window")
-        for a, b in zip(fs[:-2], fs[1:-1]):
-            if a % b:
+        for coarse, fine in zip(fs[:-2], fs[1:-1]):
+            if coarse % fine:
                 raise ValueError(f"model.frame_sizes {fs}: each frame tier's size must be a multiple of the "
-                                 f"next one's ({a} is not a multiple of {b})")
+                                 f"next one's ({coarse} is not a multiple of {fine})")
         if fs[-1] > fs[0]:
             raise ValueError(f"model.frame_sizes {fs}: the sample window ({fs[-1]}) cannot exceed the top "
                              f"frame ({fs[0]})")
@@ -104,7 +105,7 @@ class SampleRNN(nn.Module):
         self.window = fs[-1]  # samples the MLP sees
         Q, H = cfg.quantization, cfg.rnn_dim
         self.cond_embed = LabelEmbedding(cfg.cond_keys, cfg.cond_classes, H)
-        ratios = [a // b for a, b in zip(self.frames[:-1], self.frames[1:])] + [self.frames[-1]]
+        ratios = [coarse // fine for coarse, fine in zip(self.frames[:-1], self.frames[1:])] + [self.frames[-1]]
         below = [H] * (len(self.frames) - 1) + [cfg.mlp_dim]
         self.tiers = nn.ModuleList(FrameTier(f, r, H, d, H) for f, r, d in zip(self.frames, ratios, below))
         self.embed = nn.Embedding(Q, cfg.embed_dim)
@@ -172,8 +173,8 @@ class SampleRNN(nn.Module):
                 f = tier.frame
                 if t % f == 0:  # this tier's clock ticks: one GRU step on the frame just completed
                     frame = self.to_value(hist[:, L + t - f: L + t])[:, None, :]  # [n, 1, f]
-                    a = None if k == 0 else above
-                    pending[k], states[k] = tier(frame, a, h, states[k])  # [n, r, below]
+                    from_above = None if k == 0 else above
+                    pending[k], states[k] = tier(frame, from_above, h, states[k])  # [n, r, below]
                 # the vector handed to the tier below for its tick at t (or to the MLP for sample t)
                 below_step = self.tiers[k + 1].frame if k + 1 < len(self.tiers) else 1
                 above = pending[k][:, (t % f) // below_step][:, None, :]  # [n, 1, below]
@@ -188,7 +189,7 @@ class SampleRNN(nn.Module):
         return (out, torch.stack(logits_all, dim=2)) if return_logits else out
 
 
-# --- the zoo protocol --------------------------------------------------------------------------------
+# --- the zoo protocol (lineage.protocol) ------------------------------------------------------------
 
 def build(cfg) -> SampleRNN:
     return SampleRNN(cfg.model, sample_rate=cfg.data.sample_rate)
@@ -223,6 +224,9 @@ def loss(model: SampleRNN, batch: dict) -> tuple[torch.Tensor, dict]:
     return nll, {"bits": nll.item() / math.log(2)}
 
 
+steps = single_step(loss)
+
+
 def nll(model: SampleRNN, batch: dict) -> torch.Tensor:
     """Mean negative log-likelihood in nats per sample (``lineage eval`` reports bits)."""
     return loss(model, batch)[0]
@@ -236,5 +240,5 @@ def sample(model: SampleRNN, n: int, seconds: float, seed: int = 0, cond: dict |
     return mu_law_decode(classes, model.cfg.quantization - 1).float()[:, None, :]
 
 
-def n_params(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
+def facts(model: SampleRNN) -> dict:
+    return {"tiers": len(model.tiers) + 1, "top_frame": model.frames[0], "sample_window": model.window}

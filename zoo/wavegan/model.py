@@ -19,7 +19,8 @@ takes DCGAN - the convolutional GAN of images - and flattens it into one dimensi
   distributions when ``D`` is 1-Lipschitz, which the gradient penalty
   ``lambda * E[(||grad_x D(x_hat)||_2 - 1)^2]`` enforces softly at random points
   ``x_hat = u x + (1 - u) G(z)``, ``u ~ U(0, 1)`` (lambda = 10). The critic is updated 5 times per
-  generator update; Adam with lr 1e-4, betas (0.5, 0.9).
+  generator update (``steps``: :func:`critic_loss` five times, then :func:`generator_loss`); Adam with lr
+  1e-4, betas (0.5, 0.9).
 
 Differences from the paper, stated once: the tiny preset is smaller (``d`` = 16 instead of 64, four
 upsampling layers instead of five: 8,192 samples, a second at 8 kHz); no post-processing filter (the
@@ -35,8 +36,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lineage.audio import cut_or_pad
-from lineage.gan import gradient_penalty
+from lineage.audio import fit_length
+from lineage.gan import frozen, gradient_penalty, wgan_steps
+from lineage.protocol import Step
 
 
 @dataclass
@@ -150,46 +152,53 @@ class WaveGAN(nn.Module):
         return self.generator.dense.weight.device
 
 
+# -- the losses: WGAN-GP ------------------------------------------------------------------------------
+
+def critic_loss(model: WaveGAN, batch: dict) -> tuple[torch.Tensor, dict]:
+    """``L_D = D(G(z)) - D(x) + lambda GP``, minimised: the critic pushes real scores up and fake ones
+    down. ``batch["audio"] [B, 1, T]`` of any length is cut or zero-padded to the generator's clip."""
+    real = fit_length(batch["audio"], model.cfg.length)  # [B, 1, length], the generator's
+    z = model.latent(real.shape[0], device=real.device)
+    with torch.no_grad():  # the generator is not trained here: no graph through it
+        fake = model.generator(z)  # [B, 1, length]
+    d_real, d_fake = model.critic(real).mean(), model.critic(fake).mean()
+    gp = gradient_penalty(model.critic, real, fake)  # E(||grad D(x_hat)|| - 1)^2 (lineage.gan)
+    wasserstein = d_real - d_fake  # the critic's estimate of W(real, generated)
+    return -wasserstein + model.cfg.gp_weight * gp, {"W": wasserstein.item(), "gp": gp.item()}
+
+
+def generator_loss(model: WaveGAN, batch: dict) -> tuple[torch.Tensor, dict]:
+    """``L_G = -D(G(z))``: climb the critic's score; only the batch size is read from ``batch``."""
+    z = model.latent(batch["audio"].shape[0], device=batch["audio"].device)
+    with frozen(model.critic):  # a fixed judge: gradients flow through it, none into it
+        return -model.critic(model.generator(z)).mean(), {}
+
+
+# -- the zoo protocol (lineage.protocol) -------------------------------------------------------------
+
 def build(cfg) -> WaveGAN:
     return WaveGAN(cfg.model, cfg.data.sample_rate)
 
 
-def updates(model: WaveGAN) -> dict:
+def steps(model: WaveGAN) -> list[Step]:
     """One training step: ``critic_steps`` critic updates, then one generator update (section 4)."""
-    return {"critic": (model.critic, model.cfg.critic_steps), "generator": (model.generator, 1)}
-
-
-def loss(model: WaveGAN, batch: dict, part: str) -> tuple[torch.Tensor, dict]:
-    """The WGAN-GP losses. ``part == "critic"``: ``D(G(z)) - D(x) + lambda GP`` (minimised, so the
-    critic pushes real scores up and fake ones down); ``part == "generator"``: ``-D(G(z))``."""
-    real = cut_or_pad(batch["audio"], model.cfg.length)  # [B, 1, length], the generator's
-    z = model.latent(real.shape[0], device=real.device)
-    if part == "critic":
-        with torch.no_grad():
-            fake = model.generator(z)
-        d_real, d_fake = model.critic(real).mean(), model.critic(fake).mean()
-        gp = gradient_penalty(model.critic, real, fake)
-        wasserstein = d_real - d_fake  # the critic's estimate of W(real, generated)
-        return -wasserstein + model.cfg.gp_weight * gp, {"W": wasserstein.item(), "gp": gp.item()}
-    if part == "generator":
-        return -model.critic(model.generator(z)).mean(), {}
-    raise ValueError(f"WaveGAN trains the parts 'critic' and 'generator', not {part!r}")
+    return wgan_steps(model, critic_loss, generator_loss)
 
 
 @torch.no_grad()
 def generate(model: WaveGAN, z: torch.Tensor) -> torch.Tensor:
-    """One network pass: latents ``[n, latent]`` -> clips ``[n, length]``."""
-    return model.generator(z.to(model.device)).squeeze(1)
+    """One network pass: latents ``[n, latent]`` -> clips ``[n, 1, length]``."""
+    return model.generator(z.to(model.device))
 
 
 @torch.no_grad()
 def sample(model: WaveGAN, n: int, seconds: float, seed: int = 0, cond: dict | None = None) -> torch.Tensor:
-    """``n`` clips of ``seconds``: the generator's fixed-length clip, cut or zero-padded. Unconditional,
-    so ``cond`` is ignored."""
+    """``n`` clips ``[n, 1, seconds * sample_rate]``: the generator's fixed-length clip, cut or
+    zero-padded. Unconditional, so ``cond`` is ignored."""
     length = int(round(seconds * model.sample_rate))
-    return cut_or_pad(generate(model, model.latent(n, seed)), length)
+    return fit_length(generate(model, model.latent(n, seed)), length)
 
 
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def facts(model: WaveGAN) -> dict:
+    return {"length": model.cfg.length, "critic_steps": model.cfg.critic_steps}
 

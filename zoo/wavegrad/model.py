@@ -25,7 +25,8 @@ FiLM -> LReLU -> conv(d=8) as a residual. DBlock (figure 4): a 1x1 convolution a
 shortcut, and downsample -> 3 x (LReLU -> conv(d = 1, 2, 4)) as the residual.
 
 Loss: ``| eps - eps_theta(sqrt(abar) x_0 + sqrt(1 - abar) eps, mel, sqrt(abar)) |``, the L1 distance the
-paper found better than L2.
+paper found better than L2. The spectrogram is computed from each clean training crop by the mel front
+end the two vocoders share (:mod:`lineage.vocoder`).
 
 Differences from the paper, stated once: far smaller (the paper's WaveGrad Base has 15M parameters and
 24 kHz audio with 128 mel bins and a hop of 300); downsampling by average pooling and upsampling by
@@ -41,8 +42,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lineage.audio import log_mel_frames, mel_unit_range
 from lineage.diffusion import Schedule, linear_betas
+from lineage.nn import RunningMean
+from lineage.protocol import single_step
+from lineage.vocoder import LogMel
 
 FAST_6 = [1e-6, 1.89e-5, 1.19e-4, 1e-3, 1.11e-2, 0.06]  # the paper's 6-iteration schedule (table 2)
 
@@ -55,7 +58,7 @@ class Config:
     mel_channels: int = field(default=128, metadata={"min": 1})  # the first convolution (paper: 768)
     up_channels: list[int] = field(default_factory=lambda: [128, 64, 64, 32])  # per UBlock (paper: 512,512,256,128,128)
     down_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])  # input conv, then per DBlock
-    steps: int = field(default=1000, metadata={"min": 1})  # the fine training schedule (paper: 1,000)
+    diffusion_steps: int = field(default=1000, metadata={"min": 1})  # the fine training schedule (paper: 1,000)
     beta_start: float = 1e-6
     beta_end: float = 0.01
     fast_betas: list[float] = field(default_factory=lambda: list(FAST_6))
@@ -139,14 +142,11 @@ class WaveGrad(nn.Module):
         # FiLM i modulates UBlock i from the audio summary at its output rate: down feature n-1-i
         self.films = nn.ModuleList(FiLM(cfg.down_channels[n - 1 - i], cfg.up_channels[i]) for i in range(n))
         self.out = nn.Conv1d(cfg.up_channels[-1], 1, 3, padding=1)
-        self.schedule = Schedule(linear_betas(cfg.steps, cfg.beta_start, cfg.beta_end))
+        self.schedule = Schedule(linear_betas(cfg.diffusion_steps, cfg.beta_start, cfg.beta_end))
+        # the conditioning: log_mel(audio [B, 1, T]) -> [B, mel_bins, T // hop] in [0, 1] (lineage.vocoder)
+        self.log_mel = LogMel(sample_rate, cfg.mel_bins, cfg.n_fft, cfg.hop, "the product of model.upsample")
         # the average training spectrogram frame: what `sample` vocodes when given no clip
-        self.register_buffer("mean_mel", torch.zeros(cfg.mel_bins))
-
-    def mel(self, audio: torch.Tensor) -> torch.Tensor:
-        """The conditioning spectrogram of clips ``[B, 1, T]``: ``[B, mel_bins, T // hop]``."""
-        ln_mel = log_mel_frames(audio, self.sample_rate, self.cfg.mel_bins, self.cfg.n_fft, self.cfg.hop)
-        return mel_unit_range(ln_mel)  # dB, minus 20 dB, a 100 dB range -> [0, 1] (as DiffWave's code)
+        self.mean_mel = RunningMean(torch.zeros(cfg.mel_bins))  # [mel_bins]
 
     def forward(self, y: torch.Tensor, mel: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
         """The noise in ``y [B, 1, T]`` (``T = frames * hop``) given ``mel [B, M, frames]`` and the noise
@@ -162,7 +162,7 @@ class WaveGrad(nn.Module):
         return self.out(x)  # [B, 1, T]
 
 
-# --- the zoo protocol --------------------------------------------------------------------------------
+# --- the zoo protocol (lineage.protocol) ------------------------------------------------------------
 
 def build(cfg) -> WaveGrad:
     return WaveGrad(cfg.model, sample_rate=cfg.data.sample_rate)
@@ -170,19 +170,17 @@ def build(cfg) -> WaveGrad:
 
 def loss(model: WaveGrad, batch: dict) -> tuple[torch.Tensor, dict]:
     """L1 between the noise and its estimate at a continuous noise level drawn per example (Algorithm 1)."""
-    x0 = batch["audio"]
-    if x0.shape[-1] % model.cfg.hop:
-        raise ValueError(f"data.segment must be a multiple of the hop {model.cfg.hop} "
-                         f"(the product of model.upsample), got {x0.shape[-1]}")
-    mel = model.mel(x0)  # [B, M, T / hop], from the clean crop
-    if model.training:  # track the average frame (not a parameter: no gradient)
-        with torch.no_grad():
-            model.mean_mel.lerp_(mel.mean(dim=(0, 2)), 0.01)
-    t = torch.randint(0, len(model.schedule), (x0.shape[0],))
+    x0 = batch["audio"]  # [B, 1, T], T a whole number of frames
+    mel = model.log_mel.of_crop(x0)  # [B, M, T / hop], from the clean crop
+    model.mean_mel.track(mel.mean(dim=(0, 2)))  # the average frame, for `sample` (training mode only)
+    t = torch.randint(0, len(model.schedule), (x0.shape[0],))  # a diffusion step per example
     level = model.schedule.noise_level(t).to(x0.device, x0.dtype)[:, None, None]  # sqrt(abar) ~ U(l_t, l_(t-1))
     noise = torch.randn_like(x0)
     y = level * x0 + (1 - level ** 2).sqrt() * noise  # eq. 4 at a continuous level
     return F.l1_loss(model(y, mel, level[:, 0, 0]), noise), {}
+
+
+steps = single_step(loss)
 
 
 @torch.no_grad()
@@ -190,27 +188,25 @@ def generate(model: WaveGrad, mel: torch.Tensor, seed: int = 0, fast: bool = Tru
              trace: list | None = None) -> torch.Tensor:
     """Vocode ``mel [B, M, frames]`` into ``[B, 1, frames * hop]``: white noise, then one ancestral step
     per beta of the 6-iteration schedule (or of the 1,000-step training schedule with ``fast=False``),
-    the network told each step's noise level ``sqrt(abar_n)``. ``trace`` receives ``y`` before each step."""
+    the network told each diffusion step's noise level ``sqrt(abar_t)``. ``trace`` receives ``y`` before
+    each step."""
     device = mel.device
     g = torch.Generator().manual_seed(seed)
     sched = Schedule(model.cfg.fast_betas) if fast else model.schedule
-    levels = sched.alpha_bar.sqrt().float()
-    y = torch.randn(mel.shape[0], 1, mel.shape[-1] * model.cfg.hop, generator=g).to(device)
-    for n in reversed(range(len(sched))):
+    levels = sched.alpha_bar.sqrt().float()  # sqrt(abar_t) of the schedule used
+    y = torch.randn(mel.shape[0], 1, mel.shape[-1] * model.cfg.hop, generator=g).to(device)  # y_T ~ N(0, I)
+    for t in reversed(range(len(sched))):
         if trace is not None:
             trace.append(y.cpu())
-        eps = model(y, mel, levels[n].to(device).expand(y.shape[0]))
-        z = torch.randn(y.shape, generator=g).to(device) if n > 0 else None
-        y = sched.p_step(y, n, eps, z)
+        eps = model(y, mel, levels[t].to(device).expand(y.shape[0]))  # eps_theta(y_t, mel, sqrt(abar_t))
+        z = torch.randn(y.shape, generator=g).to(device) if t > 0 else None
+        y = sched.p_step(y, t, eps, z)  # y_(t-1)
     return y.clamp(-1, 1)
 
 
 def reconstruct(model: WaveGrad, batch: dict, seed: int = 0, fast: bool = True) -> torch.Tensor:
     """Vocoding: the clips ``batch["audio"] [B, 1, T]`` regenerated from their own log-mel spectrograms."""
-    audio = batch["audio"]
-    length = audio.shape[-1] - audio.shape[-1] % model.cfg.hop
-    out = generate(model, model.mel(audio[..., :length]), seed, fast)
-    return F.pad(out, (0, audio.shape[-1] - length))
+    return model.log_mel.vocode(batch["audio"], lambda mel: generate(model, mel, seed, fast))
 
 
 def sample(model: WaveGrad, n: int, seconds: float, seed: int = 0, cond: dict | None = None,
@@ -218,12 +214,13 @@ def sample(model: WaveGrad, n: int, seconds: float, seed: int = 0, cond: dict | 
     """A vocoder generates nothing of its own: given no spectrogram (``cond["mel"]``) it vocodes the
     average training frame held still - its idea of 'an average sound'."""
     device = next(model.parameters()).device
-    frames = -(-int(round(seconds * model.sample_rate)) // model.cfg.hop)
+    length = int(round(seconds * model.sample_rate))
     mel = (cond or {}).get("mel")
-    if mel is None:
-        mel = model.mean_mel.to(device)[None, :, None].expand(n, -1, frames)
-    return generate(model, mel, seed, fast)[..., : int(round(seconds * model.sample_rate))]
+    if mel is None:  # [n, M, frames]: the average frame, held
+        mel = model.mean_mel.value.to(device)[None, :, None].expand(n, -1, model.log_mel.frames(length))
+    return generate(model, mel, seed, fast)[..., :length]
 
 
-def n_params(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
+def facts(model: WaveGrad) -> dict:
+    return {"hop": model.cfg.hop, "frame_rate": model.sample_rate / model.cfg.hop,
+            "diffusion_steps": len(model.schedule), "sampling_steps": len(model.cfg.fast_betas)}

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from lineage.audio import mu_law_decode, mu_law_encode
 from lineage.nn import CausalConv1d, LabelEmbedding, draw
+from lineage.protocol import single_step
 
 
 @dataclass
@@ -176,7 +177,7 @@ def _pointwise_seq(head: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-# --- the zoo protocol: build / loss / sample ---------------------------------------------------------
+# --- the zoo protocol (lineage.protocol) ------------------------------------------------------------
 
 def build(cfg) -> WaveNet:
     """``cfg`` is the run's :class:`lineage.config.RunConfig`."""
@@ -197,6 +198,9 @@ def loss(model: WaveNet, batch: dict, local: torch.Tensor | None = None) -> tupl
     return nll, {"bits": nll.item() / math.log(2)}
 
 
+steps = single_step(loss)
+
+
 def nll(model: WaveNet, batch: dict) -> torch.Tensor:
     """Mean negative log-likelihood of the batch's audio, in nats per sample (``lineage eval`` reports it
     in bits: divided by ln 2)."""
@@ -213,8 +217,5 @@ def sample(model: WaveNet, n: int, seconds: float, seed: int = 0, cond: dict | N
     return mu_law_decode(classes, model.cfg.quantization - 1).float()[:, None, :]
 
 
-def n_params(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
-
-
-__all__ = ["Config", "WaveNet", "build", "loss", "nll", "sample", "n_params"]
+def facts(model: WaveNet) -> dict:
+    return {"receptive_field": model.receptive_field, "layers": len(model.layers)}

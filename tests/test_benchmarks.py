@@ -1,0 +1,131 @@
+"""Every benchmark script runs, at a tiny size, on the 40-clip `tones` set: none can silently stop working.
+
+The figures of a tiny run mean nothing; what is checked is that each script runs as ``make bench*`` runs
+it (a subprocess from the repository root) and writes its table with the expected rows - plus the one
+claim a benchmark makes that holds at any size: WaveNet's cached path draws the naive path's samples,
+and a diffusion model given its training betas as its sampling schedule samples as ``fast=False`` does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo.diffwave as diffwave
+import zoo.wavegrad as wavegrad
+from lineage.cli import main as lineage_main
+from lineage.run import Run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# training knobs shared by every tiny run: two steps on the miniature set, whole pitch range, no filter
+TINY_TRAIN = ["data.size=40", "data.select={}", "data.pitch_range=[0,127]", "data.segment=256",
+              "train.steps=2", "train.batch_size=2", "train.checkpoint_every=2", "train.log_every=1",
+              "train.sample_n=1", "train.sample_seconds=0.01", "train.threads=1"]
+TINY_DIFFWAVE = ["model.channels=4", "model.layers=2", "model.dilation_cycle=2", "model.diffusion_steps=10"]
+# the runs `make bench-diffusion` compares, each as (model, preset, its tiny size)
+DIFFUSION_RUNS = {
+    "wavenet-tiny": ("wavenet", "tiny", ["model.channels=4", "model.skip_channels=4", "model.dilation_cycle=2",
+                                         "model.stacks=1", "model.cond_channels=4"]),
+    "diffwave-tiny": ("diffwave", "tiny", TINY_DIFFWAVE),
+    "wavegrad-tiny": ("wavegrad", "tiny", ["model.mel_bins=8", "model.mel_channels=8", "model.up_channels=[8,8,4,4]",
+                                           "model.down_channels=[4,4,4,4]", "model.diffusion_steps=10"]),
+    "diffwave-vocoder": ("diffwave", "vocoder", TINY_DIFFWAVE + ["model.mel_bins=8"]),
+}
+
+
+def run_script(script: str, *args, data_root: Path) -> None:
+    """``python benchmarks/SCRIPT args`` from the repository root, on one thread and the miniature data."""
+    env = {**os.environ, "LINEAGE_DATA": str(data_root), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, f"benchmarks/{script}", *map(str, args)], cwd=ROOT, env=env, check=True)
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """The body rows of the first markdown table in ``markdown``, as lists of cells."""
+    rows = [line.strip("|").split("|") for line in markdown.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row] for row in rows[2:]]
+
+
+def test_wavenet_generation_reports_identical_paths(tmp_path, data_root):
+    out = tmp_path / "wavenet.json"
+    run_script("wavenet_generation.py", "--channels", 4, "--skip", 4, "--cycle", 3, "--seconds", 0.005,
+               "--repeats", 1, "--threads", 1, "--out", out, data_root=data_root)
+    result = json.loads(out.read_text())
+    assert result["same_samples"] is True
+    assert result["model"]["layers"] == 3 and result["model"]["receptive_field"] == 8  # 1 + (1 + 2 + 4)
+    for path in ("naive", "cached"):
+        assert result[path]["wall_s"] > 0 and result[path]["rtf"] > 0
+    assert result["speedup"] > 0 and result["machine"]["torch_threads"] == 1
+
+
+@pytest.fixture(scope="module")
+def diffusion_runs(data_root, tmp_path_factory):
+    """The four runs of `make bench-diffusion`, trained by `lineage train` for two steps at a tiny size."""
+    folder = tmp_path_factory.mktemp("diffusion-runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LINEAGE_DATA", str(data_root))
+        for name, (model, preset, size) in DIFFUSION_RUNS.items():
+            assert lineage_main(["train", model, "--preset", preset, "--out", str(folder / name), "--quiet",
+                                 "--set", *size, *TINY_TRAIN]) == 0
+    return [folder / name for name in DIFFUSION_RUNS]
+
+
+def test_diffusion_speed_tabulates_every_run_and_schedule(diffusion_runs, tmp_path, data_root):
+    out = tmp_path / "diffusion-speed.md"
+    run_script("diffusion_speed.py", *diffusion_runs, "--n", 2, "--seconds", 0.25, "--repeats", 1, "--out", out,
+               data_root=data_root)
+    rows = table_rows(out.read_text())
+    assert [row[:2] for row in rows] == [
+        ["WaveNet (wavenet-tiny)", "one network pass per sample"],
+        ["DiffWave (diffwave-tiny)", "10 steps (training schedule)"],
+        ["DiffWave (diffwave-tiny)", "6 steps (fast schedule)"],
+        ["WaveGrad (wavegrad-tiny)", "10 steps (training schedule)"],
+        ["WaveGrad (wavegrad-tiny)", "6 steps (fast schedule)"],
+        ["baseline: mean-spectrum noise (wavegrad-tiny)", "-"],
+        ["DiffWave (diffwave-vocoder)", "10 steps (training schedule)"],
+        ["DiffWave (diffwave-vocoder)", "6 steps (fast schedule)"],
+        ["baseline: mean-spectrum noise (diffwave-vocoder)", "-"],
+    ]
+    for model, _, rtf, mrstft, pitch in rows:
+        vocoded = "wavegrad" in model or "vocoder" in model
+        assert (rtf == "-") == model.startswith("baseline")
+        assert (mrstft != "-") == vocoded and (pitch != "-") == (not vocoded)
+    assert "0.25 s clips; quality on 2 held-out clips" in out.read_text()
+
+
+def test_the_full_schedule_is_the_training_betas_given_to_the_sampler(diffusion_runs, monkeypatch):
+    """The benchmark asks for all T steps through the config (``model.fast_betas`` = the training betas),
+    never through an argument outside the protocol: that must be exactly the entry's ``fast=False``."""
+    spec = importlib.util.spec_from_file_location("diffusion_speed", ROOT / "benchmarks" / "diffusion_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for path, module in [(diffusion_runs[1], diffwave), (diffusion_runs[2], wavegrad)]:
+        run = Run(path)
+        (_, full), (_, fast) = bench.generators(run, "cpu")
+        cond = {"pitch": torch.tensor([60, 64]), "class": torch.tensor([0, 1])}
+        reference = module.sample(fast, 2, 0.02, seed=3, cond=cond, fast=False)
+        assert torch.equal(module.sample(full, 2, 0.02, seed=3, cond=cond), reference)
+        assert not torch.equal(module.sample(fast, 2, 0.02, seed=3, cond=cond), reference)
+
+
+def test_gan_stability_checks_every_model_and_seed(tmp_path, data_root):
+    out = tmp_path / "gan-stability.md"
+    run_script("gan_stability.py", "--models", "wavegan", "gansynth", "--seeds", 0, "--data", "tones", "--n", 4,
+               "--judge-steps", 5, "--threads", 1, "--runs", tmp_path / "runs", "--out", out,
+               "--set", *[o for o in TINY_TRAIN if not o.startswith("data.")], "data.size=40",
+               data_root=data_root)
+    rows = table_rows(out.read_text())
+    assert [row[:4] for row in rows] == [["wavegan", "0", "2", "no"], ["gansynth", "0", "2", "no"]]
+    assert rows[0][10] == "-" and rows[1][10] != "-"  # pitch accuracy: of the pitch-conditioned GANSynth only
+    records = json.loads(out.with_suffix(".json").read_text())
+    for record in records:
+        assert {"rms_ratio", "classes_heard", "is", "fid", "W", "gp", "train_s"} <= set(record)
+        assert record["classes"] == 5  # the judge of `tones` hears its five timbres
+    assert (tmp_path / "runs" / "gansynth-seed0" / "config.json").is_file()
