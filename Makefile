@@ -49,7 +49,7 @@ cards: $(STAMP)
 
 # Speed benchmarks (not tests): figures go into the model cards.
 bench: $(STAMP)
-	$(PY) benchmarks/wavenet_generation.py
+	$(PY) benchmarks/wavenet_generation.py --out benchmarks/results/wavenet-generation.json
 
 # Sample by sample against a few denoising steps: trains (or reuses) the runs it compares, then one table.
 DIFF_RUNS := runs/wavenet-tiny runs/diffwave-tiny runs/wavegrad-tiny runs/diffwave-vocoder

@@ -25,6 +25,7 @@ import numpy as np
 from lineage.protocol import HOOKS, OPTIONAL, REQUIRED, Features, Step
 
 GROUP = "lineage.models"
+_ANY = object()  # "no particular model": asks what the entry has, not what one built model has
 
 
 @dataclass
@@ -59,25 +60,25 @@ class Entry:
         return self._audio("sample", self.module.sample(model, n, seconds, seed=seed, cond=cond), n)
 
     # -- optional -----------------------------------------------------------------------------------
-    def has(self, name: str, model=None) -> bool:
+    def has(self, name: str, model=_ANY) -> bool:
         """Whether the entry - and, given one, this built model - has the optional capability ``name``."""
         if name not in OPTIONAL + HOOKS:
             raise ValueError(f"{name!r} is not part of the zoo protocol; optional: {', '.join(OPTIONAL)}")
         if not hasattr(self.module, name):
             return False
-        if model is not None and name in OPTIONAL and hasattr(self.module, "capabilities"):
+        if model is not _ANY and name in OPTIONAL and hasattr(self.module, "capabilities"):
             return name in self.module.capabilities(model)
         return True
 
-    def capability(self, name: str, model=None):
+    def capability(self, name: str, model=_ANY):
         """The module's function ``name`` (bound to ``model`` when given), or ``None`` when the entry or
         this built model has not got it."""
         if not self.has(name, model):
             return None
         fn = getattr(self.module, name)
-        return functools.partial(fn, model) if model is not None else fn
+        return fn if model is _ANY else functools.partial(fn, model)
 
-    def capabilities(self, model=None) -> list[str]:
+    def capabilities(self, model=_ANY) -> list[str]:
         return [c for c in OPTIONAL if self.has(c, model)]
 
     def reconstruct(self, model, batch: dict, seed: int = 0) -> np.ndarray:

@@ -5,10 +5,14 @@
 
 Sources, all committed:
 
+* every preset, built: its parameters and the entry's ``facts``;
 * the chapters' figures - each chapter ends by calling ``lineage.display.figures(model, {...})``, which
   keeps the figures in the executed notebook's output metadata;
 * ``benchmarks/results/digits-tiny/table.json`` - the zoo on one data set (``make bench-table``);
-* ``benchmarks/results/gan-stability.json`` - the GANs from three seeds (``make bench-gans``).
+* ``benchmarks/results/gan-stability.json`` - the GANs from three seeds (``make bench-gans``);
+* ``benchmarks/results/wavenet-generation.json`` - naive vs cached WaveNet generation (``make bench``);
+* ``benchmarks/results/diffusion-speed.md`` - sample by sample vs a few denoising steps
+  (``make bench-diffusion``).
 
 A card holds its block between ``<!-- measured:begin -->`` and ``<!-- measured:end -->``; everything
 else in the card is prose and stays as written.
@@ -85,14 +89,61 @@ def gan_rows(model: str) -> list[str]:
     return lines + [""]
 
 
+def preset_rows(entry) -> list[str]:
+    """Every preset as built: its parameters and the entry's facts (receptive field, hop...)."""
+    import torch
+
+    rows = []
+    for preset in sorted(entry.presets(), key=lambda p: (p != "tiny", p)):
+        cfg = entry.config(preset)
+        torch.manual_seed(0)
+        facts = entry.facts(entry.build(cfg))
+        rows.append((preset, cfg.data.name, cfg.data.sample_rate, facts))
+    keys = [k for k in rows[0][3] if k != "parameters"]
+    lines = ["**Presets as built** (`entry.facts`):", "",
+             "| preset | data | rate (Hz) | parameters | " + " | ".join(k.replace("_", " ") for k in keys) + " |",
+             "|---|---|---|---|" + "---|" * len(keys)]
+    lines += [f"| `{p}` | `{d}` | {r:,} | {f['parameters']:,} | " + " | ".join(format_figure(f.get(k, "-")) for k in keys)
+              + " |" for p, d, r, f in rows]
+    return lines + [""]
+
+
+def wavenet_generation_rows(model: str) -> list[str]:
+    path = ROOT / "benchmarks" / "results" / "wavenet-generation.json"
+    if model != "wavenet" or not path.is_file():
+        return []
+    r = json.loads(path.read_text())
+    shown = [("receptive field (samples)", r["model"]["receptive_field"]), ("identical samples", r["same_samples"]),
+             ("naive: samples/s", r["naive"]["samples_per_s"]), ("naive: real-time factor", r["naive"]["rtf"]),
+             ("cached: samples/s", r["cached"]["samples_per_s"]), ("cached: real-time factor", r["cached"]["rtf"]),
+             ("speed-up", r["speedup"])]
+    return ([f"**Naive vs cached generation** (`{path.relative_to(ROOT)}`, `make bench`; untrained weights, "
+             f"{r['machine']['cpu']}, {r['machine']['torch_threads']} torch threads):", "",
+             "| measured | value |", "|---|---|"] + [f"| {k} | {format_figure(v)} |" for k, v in shown] + [""])
+
+
+def diffusion_rows(entry) -> list[str]:
+    """The rows of the sample-by-sample vs few-steps table (a Markdown file) that name this system."""
+    path = ROOT / "benchmarks" / "results" / "diffusion-speed.md"
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    rows = [line for line in lines[2:] if line.startswith(f"| {entry.system} (")]
+    if not rows:
+        return []
+    notes = [line for line in lines if line and not line.startswith("|")]
+    return ([f"**Sample by sample vs a few denoising steps** (`{path.relative_to(ROOT)}`, `make bench-diffusion`; "
+             f"{' '.join(notes)}):", "", lines[0], lines[1]] + rows + [""])
+
+
 def block(entry, chapters: dict) -> str:
-    lines = [BEGIN, NOTE, ""]
+    lines = [BEGIN, NOTE, ""] + preset_rows(entry)
     for chapter, record in chapters.get(entry.name, []):
         lines += [f"**Chapter `{chapter}`** (executed on {record['machine']}):", "",
                   "| measured | value |", "|---|---|"]
         lines += [f"| {k} | {format_figure(v)} |" for k, v in record["figures"].items()]
         lines.append("")
-    lines += bench_rows(entry.name) + gan_rows(entry.name)
+    lines += bench_rows(entry.name) + gan_rows(entry.name) + wavenet_generation_rows(entry.name) + diffusion_rows(entry)
     return "\n".join(lines + [END])
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from lineage import config as C
-from lineage import data as D
+from lineage import config as cfgmod
+from lineage import data
 from lineage.cli import main
-from lineage.eval import metrics as M
+from lineage.eval import metrics
+from lineage.registry import Entry
+from lineage.run import Run
 from lineage.eval.classifier import FLOOR, get_judge
 
 # the miniature: 150 `tones` clips (five timbres) at 8 kHz, half a second each
@@ -22,33 +25,33 @@ SET_DATA = ["data.size=150", "data.sample_rate=8000", "data.seconds=0.5", "data.
 @pytest.fixture(scope="module")
 def eval_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval-data")
-    D.build("tones", size=150, seed=0, root=root)
+    data.build("tones", size=150, seed=0, root=root)
     return root
 
 
 @pytest.fixture
 def judge(eval_root, monkeypatch):
     monkeypatch.setenv("LINEAGE_DATA", str(eval_root))
-    return get_judge(C.DataConfig(**DATA))
+    return get_judge(cfgmod.DataConfig(**DATA))
 
 
 def test_judge_is_strong_enough_and_real_data_scores_near_the_number_of_classes(judge, eval_root):
     assert judge.classes == ["sine", "saw", "square", "bell", "pluck"]
     assert judge.test_accuracy >= FLOOR and judge.reliable
-    clips = D.load(C.DataConfig(**DATA))
+    clips = data.load(cfgmod.DataConfig(**DATA))
     probs, feats = judge.model.classify(clips.audio)
-    assert M.inception_score(probs) > 0.8 * len(judge.classes)  # balanced, confidently classified
+    assert metrics.inception_score(probs) > 0.8 * len(judge.classes)  # balanced, confidently classified
     repeated = np.tile(clips.audio[:1], (64, 1))  # one clip, 64 times: no diversity at all
-    assert M.inception_score(judge.model.classify(repeated)[0]) == pytest.approx(1.0, abs=1e-3)
+    assert metrics.inception_score(judge.model.classify(repeated)[0]) == pytest.approx(1.0, abs=1e-3)
     # FID in the judge's feature space: half the set vs the other half is far closer than noise vs set
     noise = np.random.default_rng(0).normal(0, 0.3, clips.audio.shape).astype(np.float32)
-    assert M.fid(feats[::2], feats[1::2]) < 0.2 * M.fid(judge.model.classify(noise)[1], feats)
+    assert metrics.fid(feats[::2], feats[1::2]) < 0.2 * metrics.fid(judge.model.classify(noise)[1], feats)
 
 
 def test_judge_is_cached_and_reloaded_identically(judge, eval_root):
-    again = get_judge(C.DataConfig(**DATA))
+    again = get_judge(cfgmod.DataConfig(**DATA))
     assert again is not judge and again.info == judge.info
-    x = D.load(C.DataConfig(**DATA)).audio[:8]
+    x = data.load(cfgmod.DataConfig(**DATA)).audio[:8]
     np.testing.assert_allclose(again.model.classify(x)[0], judge.model.classify(x)[0], atol=1e-6)
 
 
@@ -109,14 +112,18 @@ def _tone_set(pitches, seconds=0.25, sr=8000, seed=0):
     t = np.arange(int(seconds * sr)) / sr
     f0 = 440.0 * 2 ** ((np.asarray(pitches)[:, None] - 69) / 12)
     audio = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3)) * rng.uniform(0.2, 0.5, (len(pitches), 1))
-    return D.ClipSet("mini", sr, audio.astype(np.float32), {"pitch": np.asarray(pitches)}, {}, None)
+    return data.ClipSet("mini", sr, audio.astype(np.float32), {"pitch": np.asarray(pitches)}, {}, None)
 
 
-class _Entry:
-    """A stand-in zoo entry whose `reconstruct` is a given function of the batch."""
+class _Run(Run):
+    """A run folder holding given train and held-out clips, whose entry's `reconstruct` is a given function
+    of the batch (nothing trained)."""
 
-    def __init__(self, fn):
-        self.module = type("module", (), {"reconstruct": staticmethod(lambda model, batch, seed=0: fn(batch))})
+    def __init__(self, path, train, test, fn):
+        super().__init__(path)
+        self._split = (train, test)
+        self.__dict__["entry"] = Entry("stand-in", SimpleNamespace(reconstruct=lambda model, batch, seed=0: fn(batch)))
+        self.__dict__["record"] = {"config": {"data": {"sample_rate": train.sample_rate}}}
 
 
 def test_mean_spectrum_noise_has_the_sets_average_spectrum():
@@ -137,14 +144,14 @@ def test_reconstruction_rows_rank_a_perfect_copy_above_both_baselines_and_silenc
 
     train, test = _tone_set([60, 62, 64, 65, 67] * 4, seed=1), _tone_set([60, 64, 67, 62], seed=2)
     length = train.audio.shape[1]
-    perfect = reconstruction_rows(_Entry(lambda b: b["audio"]), None, train, test, 4, length, 0, tmp_path / "a")
+    perfect = reconstruction_rows(_Run(tmp_path / "a", train, test, lambda b: b["audio"]), None, 4, length, 0, "cpu")
     assert perfect["reconstruction"]["mrstft"] < 1e-4 and perfect["reconstruction"]["lsd"] < 1e-3
     other = perfect["baseline: same pitch, other note"]["mrstft"]
     noise = perfect["baseline: mean-spectrum noise"]["mrstft"]
     assert 0.05 < other < noise  # right pitch and timbre, wrong loudness; noise is further still
-    quiet = reconstruction_rows(_Entry(lambda b: 1e-4 * b["audio"]), None, train, test, 4, length, 0, tmp_path / "b")
+    quiet = reconstruction_rows(_Run(tmp_path / "b", train, test, lambda b: 1e-4 * b["audio"]), None, 4, length, 0, "cpu")
     assert quiet["reconstruction"]["mrstft"] > other  # a scaled-down copy is not a reconstruction
-    assert len(list((tmp_path / "a").glob("*.wav"))) == 8  # originals and reconstructions, in pairs
+    assert len(list((tmp_path / "a" / "samples" / "recon").glob("*.wav"))) == 8  # originals and reconstructions, in pairs
 
 
 def test_a_judge_with_one_class_is_never_reliable():
@@ -156,7 +163,7 @@ def test_a_judge_with_one_class_is_never_reliable():
 
 
 def test_bench_table_refuses_to_judge_models_at_different_sample_rates(tmp_path):
-    from lineage.eval.bench import table
+    from lineage.bench import table
 
     # the tiny presets: WaveNet at 8 kHz, DDSP at 16 kHz - refused before anything trains
     with pytest.raises(ValueError, match="sample rates differ.*--set data.sample_rate=N"):
