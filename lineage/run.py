@@ -187,16 +187,21 @@ class Run:
                 "rng": {k: v for k, v in tensors.items() if k.startswith("rng.")}}
 
     def model(self, ema: bool = True, device: str | None = None):
-        """The trained model in eval mode with its latest weights (the EMA weights when the run kept them
-        and ``ema`` is true), on ``device`` (default: :func:`default_device`)."""
-        device = device or default_device()
+        """The trained model with its latest weights (the EMA weights when the run kept them and ``ema``
+        is true): a torch model in eval mode on ``device`` (default: :func:`default_device`), or - for an
+        entry with ``load_weights`` (JAX) - whatever that hook makes of the arrays."""
         ckpt = self.latest
         if ckpt is None:
             raise FileNotFoundError(f"{self.path}: no checkpoint yet in {self.path / 'checkpoints'}")
+        weights = ckpt / ("ema.safetensors" if ema and (ckpt / "ema.safetensors").is_file() else "model.safetensors")
         model = self.entry.build(self.config)
-        use_ema = ema and (ckpt / "ema.safetensors").is_file()
-        model.load_state_dict(load_file(ckpt / ("ema.safetensors" if use_ema else "model.safetensors"),
-                                        device=device))
+        load_weights = self.entry.capability("load_weights")
+        if load_weights is not None:  # another framework: numpy arrays in, its own model out
+            from safetensors.numpy import load_file as load_arrays
+
+            return load_weights(model, load_arrays(weights))
+        device = device or default_device()
+        model.load_state_dict(load_file(weights, device=device))
         return model.to(device).eval()
 
     def sample(self, n: int = 4, seconds: float = 1.0, seed: int = 0, cond: dict | None = None,
@@ -206,10 +211,11 @@ class Run:
         model = self.model(device=device)
         if cond is None and self.entry.cond_keys(self.config):
             cond = self.data()[0].label_batch(n, seed=seed)
-        device = next(model.parameters()).device
+        if isinstance(model, torch.nn.Module):  # labels go where the weights are
+            on = next(model.parameters()).device
+            cond = {k: torch.as_tensor(v).to(on) for k, v in (cond or {}).items()}
         with torch.no_grad():
-            return self.entry.sample(model, n, seconds, seed=seed,
-                                     cond={k: torch.as_tensor(v).to(device) for k, v in (cond or {}).items()})
+            return self.entry.sample(model, n, seconds, seed=seed, cond=cond)
 
     # -- data -----------------------------------------------------------------------------------------
     def dataset(self):

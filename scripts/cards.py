@@ -41,6 +41,12 @@ def chapter_figures() -> dict[str, list[tuple[str, dict]]]:
             for out in cell.get("outputs", []):
                 record = out.get("metadata", {}).get("lineage_figures")
                 if record:
+                    # the notebook file sorts the keys of stored dicts; the shown table keeps the chapter's order
+                    shown = "".join(out.get("data", {}).get("text/markdown", ""))
+                    order = [line.split(" | ")[0].lstrip("| ") for line in shown.splitlines()[2:]]
+                    figures = record["figures"]
+                    ordered = {k: figures[k] for k in order if k in figures}
+                    record = {**record, "figures": {**ordered, **figures}}
                     found.setdefault(record["model"], []).append((path.name, record))
     return found
 
