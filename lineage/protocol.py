@@ -39,8 +39,8 @@ the progress bar and the log.
 return ``float32 [n, channels, T]`` whatever the framework inside. A torch entry is trained by
 :class:`lineage.train.Trainer`; an entry in another framework (JAX) brings its own loop as
 ``train(run, cfg, progress) -> dict`` and writes the same run folder through :class:`lineage.run.Run`
-(``write_checkpoint`` with numpy tensors, ``append_log``), and gives its weights as
-``weights(model) -> {name: array}`` / ``load_weights(model, {name: array})``; a run folder is then the
+(``write_checkpoint`` with numpy arrays, ``append_log``), and takes its saved arrays back with
+``load_weights(model, {name: array}) -> model`` (what ``Run.model`` calls); a run folder is then the
 same, whoever trained it (its layout: :mod:`lineage.run`).
 """
 
@@ -54,7 +54,7 @@ import numpy as np
 REQUIRED = ("SYSTEM", "Config", "build", "steps", "sample")
 OPTIONAL = ("nll", "reconstruct", "encode", "decode", "prepare", "facts")
 # hooks that change how the rest of lineage handles an entry, rather than what it can do
-HOOKS = ("capabilities", "train", "weights", "load_weights")
+HOOKS = ("capabilities", "train", "load_weights")
 
 Loss = Callable[[Any, dict], tuple[Any, dict]]  # (model, batch) -> (scalar loss, logs)
 

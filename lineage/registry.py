@@ -170,7 +170,7 @@ class Entry:
 
 
 def n_params(model) -> int:
-    """Trainable and frozen parameters of a torch module (or of any model whose ``weights`` are given)."""
+    """Trainable and frozen parameters of a torch module (0 for a model of another framework)."""
     params = getattr(model, "parameters", None)
     if params is None:
         return 0
