@@ -1,27 +1,49 @@
 """Notebook helpers: hear it, see it, compare it.
 
-``play`` embeds a clip as an inline audio player (16-bit WAV, so a second of 16 kHz audio is ~43 kB in
-the notebook), ``specplot`` draws a dB spectrogram, ``compare`` puts several clips side by side with a
+``play`` embeds a clip as an inline audio player (16-bit FLAC: lossless, so what you hear is what the
+model made, and about half the size of a WAV for tonal sound - a second of 16 kHz audio is at most
+~43 kB in the notebook), ``specplot`` draws a dB spectrogram, ``compare`` puts several clips side by side with a
 player and a spectrogram each.
 """
 
 from __future__ import annotations
+
+import base64
+import io
 
 import numpy as np
 
 from lineage.audio import _as_numpy, stft_db
 
 
-def play(audio, sample_rate: int = 16000, title: str | None = None):
+class Clip:
+    """An inline audio player whose sound is stored in the page as lossless 16-bit FLAC."""
+
+    def __init__(self, audio: np.ndarray, sample_rate: int):
+        import soundfile as sf
+
+        buffer = io.BytesIO()
+        sf.write(buffer, np.clip(audio, -1, 1).T, sample_rate, format="FLAC", subtype="PCM_16")
+        self.data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        self.seconds, self.sample_rate = audio.shape[-1] / sample_rate, sample_rate
+
+    def __repr__(self) -> str:
+        return f"Clip({self.seconds:.2f} s at {self.sample_rate} Hz)"
+
+    def _repr_html_(self) -> str:
+        return f'<audio controls><source src="data:audio/flac;base64,{self.data}" type="audio/flac"></audio>'
+
+
+def play(audio, sample_rate: int = 16000, title: str | None = None) -> Clip:
     """An inline player for ``[samples]`` or ``[channels, samples]`` audio (not re-normalised,
     so quiet stays quiet)."""
-    from IPython.display import HTML, Audio, display
+    from IPython.display import HTML, display
 
     x = _as_numpy(audio)
     x = x.reshape(-1) if x.ndim == 1 or x.shape[0] == 1 else x
     if title:
         display(HTML(f"<b>{title}</b>"))
-    return Audio(np.clip(x, -1, 1), rate=sample_rate, normalize=False)
+    return Clip(x, sample_rate)
 
 
 def specplot(audio, sample_rate: int = 16000, ax=None, title: str | None = None, n_fft: int = 512,

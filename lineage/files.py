@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to a temporary sibling, then rename it over ``path`` (atomic on POSIX)."""
+    """Write ``text`` to a temporary sibling, then rename it over ``path`` (atomic on POSIX). The sibling's
+    name is unique, so two processes writing the same file (two chapters building one data set) never
+    write into each other's temporary file; the last rename wins, and both wrote the same content."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; give the usual permissions
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def sha256(path: str | os.PathLike) -> str:

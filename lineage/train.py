@@ -10,7 +10,8 @@ for the ``steps`` of one training step and to ``sample``; the run folder is read
   loop on several GPUs or nodes);
 * **parts** - each :class:`~lineage.protocol.Step` (the whole model, or a GAN's critic then generator)
   has its own AdamW and is updated ``repeats`` times per step, each time on a fresh batch;
-* **progress** - one tqdm bar with the loss(es), the entry's logs and steps/s; ``log.jsonl``;
+* **progress** - one display (:mod:`lineage.progress`) with the loss(es), the entry's logs and steps/s;
+  ``log.jsonl``;
 * **checkpoints** every ``train.checkpoint_every`` steps, atomic, safetensors + JSON (:mod:`lineage.run`);
 * **exact resume** - weights, optimizers, EMA and RNG states come back, the log is cut back to the
   checkpoint, and the run continues as if never stopped (a test checks the losses match);
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from lineage import config as cfgmod
+from lineage import progress
 from lineage import registry
 from lineage.run import Run
 
@@ -87,11 +88,7 @@ class Trainer:
         self.model.train()
         bar = None
         if self.progress and acc.is_main_process:
-            from tqdm import tqdm
-            # in a terminal the bar redraws in place; elsewhere (notebooks, logs) every redraw is a new
-            # line of output, so it redraws only every 15 s there
-            bar = tqdm(total=tc.steps, initial=self.step, desc=f"train {self.entry.name}", unit="step",
-                       dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 15)
+            bar = progress.bar(total=tc.steps, initial=self.step, desc=f"train {self.entry.name}", unit="step")
         last, t0 = {}, time.perf_counter()
         while self.step < tc.steps:
             # every batch of step s comes from one generator seeded by s: resuming needs no data state

@@ -1,9 +1,11 @@
-"""Shared fixtures: a miniature `tones` build in a temporary data root, and a tiny WaveNet config."""
+"""Shared fixtures: a miniature `tones` build in a temporary data root, a tiny WaveNet config, and
+headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import shutil
 
 import pytest
 import torch
@@ -44,3 +46,24 @@ def require(module: str):
     if os.environ.get("CI") == "true":
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+def chromium_path() -> str | None:
+    for name in (os.environ.get("LINEAGE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture
+def browser():
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Chromium for the browser tests: apt-get install chromium")
+        pytest.skip("no chromium on PATH (apt-get install chromium, or set LINEAGE_CHROMIUM)")
+    sync_api = require("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()

@@ -8,35 +8,8 @@ locally and fails under CI (CI=true), so a missing install step cannot hide.
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
-
 from lineage import listen
 from lineage.cli import main
-from conftest import require
-
-
-def chromium_path() -> str | None:
-    for name in (os.environ.get("LINEAGE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-@pytest.fixture
-def browser():
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Chromium for the listening-page test: apt-get install chromium")
-        pytest.skip("no chromium on PATH (apt-get install chromium, or set LINEAGE_CHROMIUM)")
-    sync_api = require("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
 
 
 CHECK = """async () => {

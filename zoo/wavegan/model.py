@@ -23,9 +23,9 @@ takes DCGAN - the convolutional GAN of images - and flattens it into one dimensi
   1e-4, betas (0.5, 0.9).
 
 Differences from the paper, stated once: the tiny preset is smaller (``d`` = 16 instead of 64, four
-upsampling layers instead of five: 8,192 samples, a second at 8 kHz); no post-processing filter (the
-paper's optional learned filter at the generator's output). SpecGAN, the paper's spectrogram baseline,
-is not built: GANSynth (the next chapter) is the spectral GAN of this lineage.
+upsampling layers instead of five: 16 x 4^4 = 4,096 samples, half a second at 8 kHz); no post-processing
+filter (the paper's optional learned filter at the generator's output). SpecGAN, the paper's spectrogram
+baseline, is not built: GANSynth (the next chapter) is the spectral GAN of this lineage.
 """
 
 from __future__ import annotations
