@@ -123,12 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_list(args) -> None:
+    """The zoo's entries in the order of the lineage: by year, then as `lineage.timeline.SYSTEMS` lists
+    them; an entry whose system the timeline does not know (one of your own) comes last."""
     from lineage import registry, timeline
 
-    for entry in registry.entries():
-        s = timeline.get(entry.system)
-        print(f"{entry.name:<12} {s.year}  {s.family:<18} {s.name}: {s.introduced}  "
-              f"(presets: {', '.join(entry.presets())})")
+    order = {s.name: (s.year, i) for i, s in enumerate(timeline.SYSTEMS)}
+    for entry in sorted(registry.entries(), key=lambda e: (order.get(e.system, (float("inf"), 0)), e.name)):
+        s = timeline.SYSTEMS[order[entry.system][1]] if entry.system in order else None
+        year, family, name, what = ((s.year, s.family, s.name, s.introduced) if s else
+                                    ("?", "-", entry.system, "not in lineage.timeline"))
+        print(f"{entry.name:<12} {year:<4}  {family:<18} {name}: {what}  (presets: {', '.join(entry.presets())})")
 
 
 def cmd_timeline(args) -> None:

@@ -90,10 +90,9 @@ def figures(model: str, values: dict) -> None:
     from IPython.display import Markdown, display
 
     from lineage.eval.speed import machine
+    from lineage.tables import device_text
 
-    where = machine()
-    record = {"model": model, "figures": {k: _plain(v) for k, v in values.items()},
-              "machine": f"{where['cpu']}, {where['torch_threads']} torch threads, torch {where['torch']}"}
+    record = {"model": model, "figures": {k: _plain(v) for k, v in values.items()}, "machine": device_text(machine())}
     rows = "".join(f"| {k} | {format_figure(v)} |\n" for k, v in record["figures"].items())
     display(Markdown(f"| measured | value |\n|---|---|\n{rows}"), metadata={"lineage_figures": record})
 

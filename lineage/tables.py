@@ -63,7 +63,8 @@ def device_text(machine: dict) -> str:
     """Where speed figures were measured: the GPU when the model ran on one, else the CPU and its threads."""
     if str(machine.get("device", "cpu")).startswith("cuda") and machine.get("gpu"):
         return f"{machine['gpu']} (CUDA), torch {machine['torch']}"
-    return f"{machine['cpu']}, {machine['torch_threads']} torch threads, torch {machine['torch']}"
+    n = machine["torch_threads"]
+    return f"{machine['cpu']}, {n} torch thread{'' if n == 1 else 's'}, torch {machine['torch']}"
 
 
 def losses_text(row: dict) -> str:

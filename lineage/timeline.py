@@ -4,6 +4,11 @@ Each :class:`System` records a year (of the paper's publication at a venue, or o
 that is how the field met it), the paper, its family, the one thing it introduced, and the systems it
 built on. ``zoo`` names the zoo entry that implements the system here, or is empty while none does -
 ``lineage timeline`` and chapter 0 draw the whole family tree from this list.
+
+The book's bibliography is written from the same data: :func:`bibtex` renders one BibTeX entry per
+system, plus :data:`OTHER_WORKS` - the papers the chapters cite that are not systems of the lineage
+(the tricks, losses and metrics the systems borrowed) - and ``scripts/references.py`` writes it to
+``book/references.bib``, where a test checks it is current.
 """
 
 from __future__ import annotations
@@ -117,6 +122,59 @@ SYSTEMS: list[System] = [
 ]
 
 
+@dataclass(frozen=True)
+class Work:
+    """A work the chapters cite that is not a system of the lineage: a trick, a loss, a metric, an
+    overview. ``year`` is the year of its arXiv preprint (of publication where it has none)."""
+
+    name: str  # what the chapters call it; the citation key is made from it (see `cite_key`)
+    year: int
+    paper: str  # title
+    authors: str  # first author et al., or "A & B"
+    arxiv: str = ""  # arXiv identifier, if any
+    url: str = ""  # where to read it; https://arxiv.org/abs/<arxiv> when empty
+    note: str = ""  # what kind of work it is, when not a paper (a blog post)
+
+
+OTHER_WORKS: list[Work] = [
+    Work("GAN", 2014, "Generative Adversarial Networks", "Goodfellow et al.", "1406.2661"),
+    Work("DCGAN", 2015, "Unsupervised Representation Learning with Deep Convolutional Generative "
+         "Adversarial Networks", "Radford et al.", "1511.06434"),
+    Work("PixelCNN", 2016, "Conditional Image Generation with PixelCNN Decoders", "van den Oord et al.",
+         "1606.05328"),
+    Work("Inception score", 2016, "Improved Techniques for Training GANs", "Salimans et al.", "1606.03498"),
+    Work("AC-GAN", 2016, "Conditional Image Synthesis With Auxiliary Classifier GANs", "Odena et al.",
+         "1610.09585"),
+    Work("Fast WaveNet", 2016, "Fast Wavenet Generation Algorithm", "Paine et al.", "1611.09482"),
+    Work("WGAN", 2017, "Wasserstein GAN", "Arjovsky et al.", "1701.07875"),
+    Work("AM-GAN", 2017, "Activation Maximization Generative Adversarial Nets", "Zhou et al.", "1703.02000"),
+    Work("WGAN-GP", 2017, "Improved Training of Wasserstein GANs", "Gulrajani et al.", "1704.00028"),
+    Work("DeLiGAN", 2017, "DeLiGAN: Generative Adversarial Networks for Diverse and Limited Data",
+         "Gurumurthy et al.", "1706.02071"),
+    Work("FID", 2017, "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium",
+         "Heusel et al.", "1706.08500"),
+    Work("FiLM", 2017, "FiLM: Visual Reasoning with a General Conditioning Layer", "Perez et al.",
+         "1709.07871"),
+    Work("Progressive GAN", 2017, "Progressive Growing of GANs for Improved Quality, Stability, and "
+         "Variation", "Karras et al.", "1710.10196"),
+    Work("Parallel WaveNet", 2017, "Parallel WaveNet: Fast High-Fidelity Speech Synthesis",
+         "van den Oord et al.", "1711.10433"),
+    Work("CREPE", 2018, "CREPE: A Convolutional Representation for Pitch Estimation", "Kim et al.",
+         "1802.06182"),
+    Work("Speech Commands", 2018, "Speech Commands: A Dataset for Limited-Vocabulary Speech Recognition",
+         "Warden", "1804.03209"),
+    Work("NDB", 2018, "On GANs and GMMs", "Richardson & Weiss", "1805.12462"),
+    Work("Parallel WaveGAN", 2019, "Parallel WaveGAN: A Fast Waveform Generation Model Based on "
+         "Generative Adversarial Networks with Multi-Resolution Spectrogram", "Yamamoto et al.",
+         "1910.11480"),
+    Work("Dieleman", 2020, "Generating Music in the Waveform Domain", "Dieleman",
+         url="https://sander.ai/2020/03/24/audio-generation.html", note="Blog post"),
+    Work("DDPM", 2020, "Denoising Diffusion Probabilistic Models", "Ho et al.", "2006.11239"),
+    Work("Classifier-free guidance", 2022, "Classifier-Free Diffusion Guidance", "Ho & Salimans",
+         "2207.12598"),
+]
+
+
 def get(name: str) -> System:
     for s in SYSTEMS:
         if s.name.lower() == name.lower():
@@ -179,3 +237,47 @@ def plot(ax=None):
     ax.grid(axis="x", color="0.92")
     ax.set_title("The lineage of neural audio generation (shaded: implemented in the zoo)")
     return ax
+
+
+# -- the bibliography ----------------------------------------------------------------------------------
+
+def cite_key(work: System | Work) -> str:
+    """The citation key of a system or work: its name in lowercase letters and digits, then its year
+    (``wavenet2016``, ``audioldm22023``, ``wgangp2017``)."""
+    return "".join(c for c in work.name.lower() if c.isascii() and c.isalnum()) + str(work.year)
+
+
+def _bibtex_authors(authors: str) -> str:
+    """Each author as one name in braces: ``"First et al."`` -> ``"{First et al.}"``, ``"A & B"`` ->
+    ``"{A} and {B}"``. BibTeX would print ``First and others`` as "First et al.", but pybtex - which
+    renders the book through sphinxcontrib-bibtex - prints "First and others"; a braced name is printed
+    as written, and sorts with the others (by its first letter) when every name is braced."""
+    return " and ".join("{" + name + "}" for name in authors.split(" & "))
+
+
+def _bibtex_entry(work: System | Work) -> str:
+    arxiv = work.arxiv
+    url = getattr(work, "url", "") or f"https://arxiv.org/abs/{arxiv}"
+    fields = [("title", "{" + work.paper + "}"),  # double braces: styles must not change its case
+              ("author", _bibtex_authors(work.authors)),
+              ("year", str(work.year))]
+    if arxiv:
+        fields += [("eprint", arxiv), ("archivePrefix", "arXiv")]
+    if getattr(work, "note", ""):
+        fields.append(("howpublished", work.note))
+    fields.append(("url", url))
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
+    return f"@misc{{{cite_key(work)},\n{body}\n}}\n"
+
+
+def bibtex() -> str:
+    """The book's ``references.bib``: every system of :data:`SYSTEMS` in timeline order, then every work of
+    :data:`OTHER_WORKS`, one ``@misc`` entry each. Deterministic; ``scripts/references.py`` writes it."""
+    works = [*SYSTEMS, *OTHER_WORKS]
+    keys = [cite_key(w) for w in works]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise ValueError(f"citation keys must be unique; repeated: {', '.join(duplicates)}")
+    head = ("% The book's bibliography, written by scripts/references.py from lineage/timeline.py\n"
+            "% (SYSTEMS, then OTHER_WORKS). Edit the timeline and rerun the script; do not edit by hand.\n")
+    return head + "\n".join(_bibtex_entry(w) for w in works)

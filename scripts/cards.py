@@ -164,9 +164,31 @@ def render(entry, chapters: dict) -> tuple[str, str]:
     return text, head + block(entry, chapters) + tail
 
 
+TIMES = ROOT / "benchmarks" / "results" / "chapter-times.json"
+
+
+def chapter_times_table() -> str:
+    """The CPU time each chapter takes to execute, as the teacher's page shows it (Markdown)."""
+    record = json.loads(TIMES.read_text())["chapters"]
+    cpus = sorted({r["cpu"] for r in record.values()})
+    threads = sorted({r["torch_threads"] for r in record.values()})
+    jobs = sorted({r["parallel_jobs"] for r in record.values()})
+    lines = ["| chapter | minutes to execute |", "|---|---|"]
+    lines += [f"| `{name}` | {r['seconds'] / 60:.1f} |" for name, r in record.items()]
+    lines += [f"| all | {sum(r['seconds'] for r in record.values()) / 60:.0f} |", "",
+              f"Measured by `make nbexec` on {', '.join(cpus)}: {'/'.join(map(str, threads))} torch thread per "
+              f"chapter, {'/'.join(map(str, jobs))} chapters at a time (`{TIMES.relative_to(ROOT)}`)."]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
     chapters = chapter_figures()
     stale = []
+    table = TIMES.with_suffix(".md")
+    if not table.is_file() or table.read_text() != chapter_times_table():
+        stale.append(table.name)
+        if "--check" not in argv:
+            table.write_text(chapter_times_table())
     for entry in registry.entries():
         old, new = render(entry, chapters)
         if old != new:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +20,17 @@ TINY_RUN = [
     "train.steps=6", "train.batch_size=2", "train.checkpoint_every=2", "train.log_every=1",
     "train.sample_n=1", "train.sample_seconds=0.01", "train.threads=1",
 ]
+
+
+CHECKOUT_DATA = Path(__file__).resolve().parents[1] / "datasets"
+
+
+def shared_build(name: str) -> Path:
+    """The default build of data set ``name`` in the checkout's ``datasets/``: the one `make data` builds
+    once for the tests and the chapters (built here when missing), its files checked against its manifest."""
+    folder = D.build(name, root=CHECKOUT_DATA)
+    assert D.verify(folder) == [], f"{folder}: files differ from the manifest; rebuild with `lineage data build {name}`"
+    return folder
 
 
 @pytest.fixture(scope="session")

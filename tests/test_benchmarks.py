@@ -129,3 +129,13 @@ def test_gan_stability_checks_every_model_and_seed(tmp_path, data_root):
         assert {"rms_ratio", "classes_heard", "is", "fid", "W", "gp", "train_s"} <= set(record)
         assert record["classes"] == 5  # the judge of `tones` hears its five timbres
     assert (tmp_path / "runs" / "gansynth-seed0" / "config.json").is_file()
+
+
+def test_upstream_speed_names_a_path_that_is_not_a_checkout(tmp_path):
+    """The upstream comparison needs checkouts of the original code, which this project never keeps: a
+    wrong path is refused in one line naming the flag (the comparison itself runs by hand)."""
+    done = subprocess.run([sys.executable, "benchmarks/upstream_speed.py", "--diffwave", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 0
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("--diffwave ") and "checkout" in lines[0], lines

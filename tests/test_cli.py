@@ -28,6 +28,21 @@ def test_list_and_timeline(capsys):
     assert "Stable Audio Open" in out and "SaShiMi" in out
 
 
+def test_list_follows_the_lineage(capsys):
+    """`lineage list` prints the zoo in timeline order - by year, then as lineage.timeline.SYSTEMS lists
+    them - not alphabetically: WaveNet (2016) first, DiffWave (2021) last."""
+    from lineage import registry, timeline
+
+    assert main(["list"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()]
+    names, years = [r[0] for r in rows], [int(r[1]) for r in rows]
+    order = {s.zoo: (s.year, i) for i, s in enumerate(timeline.SYSTEMS) if s.zoo}
+    assert sorted(names) == sorted(registry.names())
+    assert names == sorted(names, key=lambda n: order[n])
+    assert years == sorted(years)
+    assert names[0] == "wavenet" and names != sorted(names)
+
+
 def test_train_sample_listen(tmp_path, tiny_overrides, capsys):
     run = tmp_path / "run"
     assert main(["train", "wavenet", "--quiet", "--out", str(run), "--set", *tiny_overrides]) == 0

@@ -11,6 +11,7 @@ from lineage.audio import fit_length
 from lineage.protocol import Features
 from lineage.config import DataConfig
 from lineage.data import tones
+from conftest import shared_build
 
 
 @pytest.mark.parametrize("timbre", tones.TIMBRES)
@@ -77,12 +78,12 @@ def test_batches_are_a_function_of_the_generator(data_root):
     assert len(train) + len(test) == len(clips) and len(test) == 10
 
 
-def test_default_build_digest(tmp_path):
+def test_default_build_digest():
     """The default build matches the digest printed on the data set's card."""
     from pathlib import Path
 
     card = (Path(__file__).parents[1] / "datasets" / "tones" / "README.md").read_text()
-    folder = D.build("tones", root=tmp_path)
+    folder = shared_build("tones")
     assert D.read_build_info(folder)["manifest_sha256"] in card
 
 

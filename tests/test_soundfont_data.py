@@ -9,6 +9,7 @@ import pytest
 from lineage import audio as A
 from lineage import data as D
 from lineage.data import soundfont as S
+from conftest import shared_build
 
 CARDS = Path(__file__).parents[1] / "datasets"
 
@@ -57,6 +58,6 @@ def test_builds_are_deterministic(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", ["notes", "drums"])
-def test_default_build_matches_its_card(tmp_path, name):
-    folder = D.build(name, root=tmp_path)
+def test_default_build_matches_its_card(name):
+    folder = shared_build(name)
     assert D.read_build_info(folder)["manifest_sha256"] in (CARDS / name / "README.md").read_text()

@@ -7,6 +7,7 @@ import pytest
 
 from lineage import data as D
 from lineage.data import speech
+from conftest import shared_build
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 
@@ -45,8 +46,8 @@ def test_missing_espeak_is_explained(monkeypatch):
 
 
 @needs_espeak
-def test_default_build_matches_its_card(tmp_path):
+def test_default_build_matches_its_card():
     from pathlib import Path
 
     card = (Path(__file__).parents[1] / "datasets" / "digits" / "README.md").read_text()
-    assert D.read_build_info(D.build("digits", root=tmp_path))["manifest_sha256"] in card
+    assert D.read_build_info(shared_build("digits"))["manifest_sha256"] in card
