@@ -38,13 +38,6 @@ def execute(name: str) -> tuple[str, float, str | None]:
     return path.stem, time.perf_counter() - t0, None
 
 
-def cpu() -> str:
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("notebooks", nargs="+")
@@ -53,6 +46,9 @@ def main() -> int:
     threads = 1 if args.jobs > 1 else int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
     if args.jobs > 1:
         os.environ["OMP_NUM_THREADS"] = "1"  # inherited by each kernel
+    from lineage.eval.speed import machine
+
+    cpu = machine()["cpu"]
     record = json.loads(TIMES.read_text()) if TIMES.is_file() else {"chapters": {}}
     failed = []
     # the longest chapters first (by their last recorded time), so the processes finish together
@@ -64,7 +60,7 @@ def main() -> int:
                 failed.append(stem)
             else:
                 record["chapters"][stem] = {"seconds": round(seconds), "torch_threads": threads,
-                                            "parallel_jobs": args.jobs, "cpu": cpu()}
+                                            "parallel_jobs": args.jobs, "cpu": cpu}
     record["chapters"] = dict(sorted(record["chapters"].items()))
     TIMES.write_text(json.dumps(record, indent=1) + "\n")
     return 1 if failed else 0
