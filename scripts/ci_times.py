@@ -42,3 +42,7 @@ if chapters:
         projected = total - wall + wall / len(chapters) * args.chapters
         print(f"=== projected for {args.chapters} chapters at {wall / len(chapters):.0f} s of stage time per "
               f"chapter: {projected / 60:.1f} min (budget {BUDGET_MINUTES} min)")
+        # the same book if every chapter still to come keeps its budget (two run at a time)
+        to_come = max(args.chapters - len(chapters), 0)
+        kept = total + to_come * CHAPTER_BUDGET_S / 2
+        print(f"    if the {to_come} chapters to come each take their {CHAPTER_BUDGET_S} s: {kept / 60:.1f} min")
