@@ -95,6 +95,26 @@ def test_a_tampered_manifest_is_refused(tmp_path):
         D.load(DataConfig(size=6), root=tmp_path)
 
 
+@pytest.mark.parametrize("name", ["../outside.wav", "audio/../../outside.wav", "/etc/hostname", "..\\outside.wav"])
+def test_a_manifest_cannot_name_a_file_outside_its_data_set(tmp_path, name):
+    import hashlib
+
+    folder = D.build("tones", size=6, root=tmp_path / "sets")
+    (tmp_path / "outside.wav").write_bytes((folder / "audio" / "000000.wav").read_bytes())
+    manifest = folder / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    rows[0]["file"] = name
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    manifest.write_text(text)
+    # a planted set comes with a build.json that agrees with its manifest
+    info = json.loads((folder / "build.json").read_text())
+    info["manifest_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    (folder / "build.json").write_text(json.dumps(info))
+    for attempt in (lambda: D.verify(folder), lambda: D.load(DataConfig(size=6), root=tmp_path / "sets")):
+        with pytest.raises(ValueError, match=r"manifest\.jsonl: file .* lies outside"):
+            attempt()
+
+
 def test_per_frame_features_are_cropped_with_the_audio_on_frame_boundaries():
     hop, n, length = 4, 6, 64
     audio = np.tile(np.arange(length, dtype=np.float32), (n, 1)) + 1000 * np.arange(n)[:, None]

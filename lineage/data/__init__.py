@@ -160,8 +160,20 @@ def verify(folder: Path) -> list[str]:
     """Files whose checksum no longer matches the manifest (empty when the data set is intact)."""
     folder = Path(folder)
     rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
-    return [r["file"] for r in rows if not (folder / r["file"]).is_file()
-            or sha256(folder / r["file"]) != r["sha256"]]
+    paths = [clip_path(folder, r["file"], folder / "manifest.jsonl") for r in rows]
+    return [r["file"] for r, path in zip(rows, paths) if not path.is_file() or sha256(path) != r["sha256"]]
+
+
+def clip_path(base: Path, name: str, source: Path) -> Path:
+    """The file that ``source`` (a manifest, or a loader's listing of ``base``) names ``name``. A name
+    that could lead out of ``base`` - a ``..`` part, or an absolute path elsewhere - is refused: a data
+    set reads only its own folder, whatever its manifest says."""
+    path = base / name  # an absolute name replaces base: a loader's listing names its files so
+    inside = Path(os.path.abspath(path)).is_relative_to(os.path.abspath(base))  # no link is followed
+    if ".." in Path(name).parts or ".." in name.split("\\") or not inside:
+        raise ValueError(f"{source}: file {name!r} lies outside {base}; a data set names its files "
+                         f"inside its own folder, without '..'")
+    return path
 
 
 def load(cfg, build_if_missing: bool = True, root: Path | None = None) -> ClipSet:
@@ -231,8 +243,9 @@ def _clipset(cfg, rows: list[dict], base: Path, vocab: dict, class_label: str | 
     names the first; a data set with nothing readable is an error."""
     length = int(round(cfg.seconds * cfg.sample_rate))
     clips, kept, bad = [], [], []
+    source = base / "manifest.jsonl" if (base / "manifest.jsonl").is_file() else base
     for r in rows:
-        path = base / r["file"]
+        path = clip_path(base, r["file"], source)
         try:
             audio = load_audio(path, sample_rate=cfg.sample_rate, mono=True)[0]
             if audio.size == 0:
