@@ -170,7 +170,7 @@ def clip_path(base: Path, name: str, source: Path) -> Path:
     set reads only its own folder, whatever its manifest says."""
     path = base / name  # an absolute name replaces base: a loader's listing names its files so
     inside = Path(os.path.abspath(path)).is_relative_to(os.path.abspath(base))  # no link is followed
-    if ".." in Path(name).parts or ".." in name.split("\\") or not inside:
+    if ".." in Path(name).parts or not inside:
         raise ValueError(f"{source}: file {name!r} lies outside {base}; a data set names its files "
                          f"inside its own folder, without '..'")
     return path
