@@ -48,3 +48,39 @@ def test_texts_reach_the_clip_set_and_builds_repeat(tmp_path):
 def test_default_build_matches_its_card(tmp_path):
     card = (Path(__file__).parents[1] / "datasets" / "chorales" / "README.md").read_text()
     assert D.read_build_info(D.build("chorales", root=tmp_path))["manifest_sha256"] in card
+
+
+class _Payload:
+    """Unpickling this writes a marker file: the proof that a planted pickle ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "ran"))
+
+
+def test_a_pickle_planted_in_music21s_scratch_folder_never_runs(tmp_path, monkeypatch):
+    """music21 caches parsed scores as pickles in a scratch folder shared by every user and loads one
+    whenever it is newer than the score: a payload planted under the right name would run during a data
+    build. Plant one for the first chorale and parse it as the build does."""
+    import pickle
+    import zlib
+
+    from music21 import converter
+
+    monkeypatch.setattr(converter.environLocal, "getRootTempDir", lambda: tmp_path)
+    path = C.chorale_paths()[0]
+    planted = converter.PickleFilter(path).getPickleFp(tmp_path, zipType="gz")
+    marker = tmp_path / "payload-ran"
+    planted.write_bytes(zlib.compress(pickle.dumps(_Payload(marker))))  # music21's own format
+    C._score.cache_clear()
+    try:
+        score = C._score(str(path))
+    except Exception:  # what music21 makes of the payload's return value, once it has run
+        score = None
+    finally:
+        C._score.cache_clear()
+    assert not marker.exists(), "the planted pickle was unpickled"
+    assert score is not None and len(score.parts) == 4  # parsed from the MusicXML itself
+    assert sorted(p.name for p in tmp_path.iterdir()) == [planted.name], "no pickle written either"

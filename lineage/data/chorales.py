@@ -53,9 +53,13 @@ def chorale_paths() -> list:
 
 @lru_cache(maxsize=64)
 def _score(path: str):
+    """The score parsed from its MusicXML every time. By default music21 keeps a pickle of every parsed
+    score in a scratch folder shared by all users (under the system's temporary folder) and loads it on
+    the next parse - and unpickling a file someone else could have planted runs their code.
+    ``forceSource=True`` neither reads nor writes those pickles."""
     from music21 import corpus
 
-    return corpus.parse(path).stripTies()
+    return corpus.parse(path, forceSource=True).stripTies()
 
 
 @lru_cache(maxsize=512)
