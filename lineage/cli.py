@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from lineage.config import ConfigError
@@ -26,9 +27,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from lineage.train import TrainingDiverged
 
+    # a warning is one line, like an error (a skipped checkpoint, a diverging loss, a restarted run)
+    warnings.formatwarning = lambda message, category, *rest, **kw: f"lineage: warning: {message}\n"
     try:
         return args.func(args) or 0
-    except (ConfigError, ValueError, KeyError, FileNotFoundError, FileExistsError) as err:
+    except (ConfigError, ValueError, KeyError, OSError) as err:  # OSError: missing files, a full disk, ...
         if os.environ.get("LINEAGE_DEBUG"):
             raise
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -153,6 +154,8 @@ def check_value(dotted: str, value: Any, tp: Any, meta: Any, source: str) -> Any
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad(f"a number (e.g. {dotted}=0.001)")
         value = float(value)
+        if not math.isfinite(value):  # TOML and --set accept nan and inf; no knob means anything by them
+            raise bad("a finite number")
     elif tp is str:
         if not isinstance(value, str):
             raise bad("a string")

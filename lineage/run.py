@@ -17,32 +17,47 @@ What a run folder holds - the same whoever trained it (the torch Trainer, or an 
         model.safetensors   the weights
         ema.safetensors     their exponential moving average (when train.ema > 0)
         state.safetensors   optimizer tensors and RNG states
-        state.json          {"step": 500, "optimizers": skeleton of the optimizer states}
+        state.json          {"step": 500, "optimizers": skeleton of the optimizer states,
+                             "files": {file name: SHA-256}, "digest": SHA-256 of the rest of state.json}
       latest           the name of the newest complete checkpoint (written atomically)
     samples/
       step_0000500/    WAVs written during training, with captions.json (file -> what was asked)
       eval/, recon/    written by `lineage eval`
     metrics.json       written by `lineage eval`
 
-Nothing in a run folder is ever unpickled: weights and states are safetensors, the rest JSON.
+Nothing in a run folder is ever unpickled: weights and states are safetensors, the rest JSON. A checkpoint
+is used only if every file it lists matches its checksum and ``state.json`` its digest: flipped bytes, a
+deleted EMA file or an edited step count make it be skipped (one warning says which and why) for the
+newest older checkpoint that verifies.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import tempfile
+import warnings
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from lineage import config as cfgmod
 from lineage import registry
 from lineage.audio import save as save_audio
-from lineage.files import write_atomic
+from lineage.files import sha256, write_atomic
+
+
+# what `--resume` may change: how long and how fast to go on, and how often to save, log and listen - not
+# what is trained nor on what (the NaN guard's advice, a lower train.lr or a train.grad_clip, is among them)
+SAFE_ON_RESUME = ("train.steps", "train.lr", "train.grad_clip", "train.checkpoint_every", "train.keep_checkpoints",
+                  "train.log_every", "train.sample_every", "train.sample_n", "train.sample_seconds", "train.threads",
+                  "train.device")
 
 
 def default_device() -> str:
@@ -86,10 +101,17 @@ class Run:
     @classmethod
     def start(cls, path, model: str, cfg, resume: bool = False) -> "Run":
         """Begin a run in ``path`` (``resume``: continue the one there, which must have the same config
-        but for ``train.steps``); writes ``config.json``."""
+        but for the :data:`SAFE_ON_RESUME` fields); writes ``config.json``. A folder where a run started
+        but never finished a checkpoint (a failed start, or a kill before the first checkpoint) holds
+        nothing to keep: it is cleared and the run starts afresh, with or without ``resume``."""
         run = cls(path)
         record = {"model": model, "config": cfgmod.to_dict(cfg)}
         saved = run.path / "config.json"
+        if saved.is_file() and not run.checkpoints:
+            warnings.warn(f"{run.path}: a run started here but wrote no checkpoint; starting it afresh",
+                          stacklevel=2)
+            run._clear()
+            resume = False
         if saved.is_file():
             if not resume:
                 raise FileExistsError(f"{run.path}: a run already lives here; pass --resume to continue it "
@@ -99,16 +121,25 @@ class Run:
                 old["config"] = cfgmod.to_dict(cfgmod.from_dict(type(cfg.model), old["config"]))
             except cfgmod.ConfigError:
                 pass  # a key that no longer exists: reported as a difference below
-            diffs = [d for d in _differences(old, record) if d != "config.train.steps"]  # extending is fine
+            diffs = [d for d in _differences(old, record) if d.removeprefix("config.") not in SAFE_ON_RESUME]
             if diffs:
                 raise ValueError(f"{run.path}: --resume with a different config ({', '.join(diffs)}); use the "
-                                 f"same preset and --set values as the original run")
+                                 f"same preset and --set values as the original run (only "
+                                 f"{', '.join(SAFE_ON_RESUME)} may change)")
         elif resume:
             raise FileNotFoundError(f"{run.path}: --resume given but there is no run here")
         run.path.mkdir(parents=True, exist_ok=True)
         write_atomic(saved, json.dumps(record, indent=2))
         run.__dict__["record"] = record
         return run
+
+    def _clear(self) -> None:
+        """Remove what a run writes here (and nothing else that may share the folder)."""
+        for name in ("config.json", "log.jsonl", "metrics.json"):
+            (self.path / name).unlink(missing_ok=True)
+        for name in ("checkpoints", "samples"):
+            shutil.rmtree(self.path / name, ignore_errors=True)
+        self.__dict__.pop("record", None)
 
     # -- what it is -----------------------------------------------------------------------------------
     @cached_property
@@ -144,30 +175,61 @@ class Run:
 
     @property
     def latest(self) -> Path | None:
-        """The newest complete checkpoint (the one ``latest`` names), or ``None``."""
-        pointer = self.path / "checkpoints" / "latest"
-        if not pointer.is_file():
+        """The checkpoint to continue from: the one ``latest`` names if it verifies, else the newest older
+        one that does (each one skipped is named in one warning), or ``None``."""
+        folder = self.path / "checkpoints"
+        pointer = folder / "latest"
+        named = pointer.read_text().strip() if pointer.is_file() else None
+        if named is None and not self.checkpoints:
             return None
-        ckpt = pointer.parent / pointer.read_text().strip()
-        return ckpt if ckpt.is_dir() else None
+        candidates = [c for c in reversed(self.checkpoints) if named is None or c.name <= named]
+        skipped = [] if named is None or (folder / named).is_dir() else [f"{named} (missing)"]
+        for ckpt in candidates:
+            problem = verify_checkpoint(ckpt)
+            if problem is None:
+                if skipped:
+                    warnings.warn(f"{self.path}: skipped checkpoint {'; '.join(skipped)}; using {ckpt.name}",
+                                  stacklevel=2)
+                return ckpt
+            skipped.append(f"{ckpt.name} ({problem})")
+        if skipped:
+            warnings.warn(f"{self.path}: no usable checkpoint: {'; '.join(skipped)}", stacklevel=2)
+        return None
 
     def write_checkpoint(self, step: int, weights: dict, ema: dict | None, optimizers: dict, rng: dict,
                          keep: int = 2) -> Path:
         """Write ``checkpoints/step_NNNNNNN/`` atomically, point ``latest`` at it and keep the newest
         ``keep``. ``weights``/``ema``/``rng``: name -> tensor; ``optimizers``: part -> state dict."""
         folder = self.path / "checkpoints"
-        final, tmp = folder / f"step_{step:07d}", folder / f".tmp_step_{step:07d}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        save_file(_contiguous(weights), tmp / "model.safetensors")
-        if ema is not None:
-            save_file(_contiguous(ema), tmp / "ema.safetensors")
-        opt_tensors, opt_tree = flatten(optimizers, "optimizers")
-        save_file(_contiguous({**opt_tensors, **rng}), tmp / "state.safetensors")
-        (tmp / "state.json").write_text(json.dumps({"step": step, "optimizers": opt_tree}))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)  # the checkpoint appears complete or not at all
+        final = folder / f"step_{step:07d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(".tmp_step_*"):  # left by a killed or failed write (or planted)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+        tmp = None
+        try:
+            tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".tmp_step_{step:07d}_"))  # private, unique name
+            save_file(_contiguous(weights), tmp / "model.safetensors")
+            if ema is not None:
+                save_file(_contiguous(ema), tmp / "ema.safetensors")
+            opt_tensors, opt_tree = flatten(optimizers, "optimizers")
+            save_file(_contiguous({**opt_tensors, **rng}), tmp / "state.safetensors")
+            meta = {"step": step, "optimizers": opt_tree,
+                    "files": {p.name: sha256(p) for p in sorted(tmp.glob("*.safetensors"))}}
+            (tmp / "state.json").write_text(json.dumps({**meta, "digest": _digest(meta)}))
+            os.chmod(tmp, 0o755)  # mkdtemp's folder is private; a checkpoint has the usual permissions
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)  # the checkpoint appears complete or not at all
+        except (OSError, SafetensorError) as err:  # disk full, read-only...: one line, the last one intact
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            kept = self.latest
+            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+            raise OSError(f"{final}: could not write the checkpoint ({reason}); "
+                          f"{'the last good one is ' + kept.name if kept else 'no checkpoint was written'}") from None
         write_atomic(folder / "latest", final.name)
         for old in self.checkpoints[:-keep]:
             shutil.rmtree(old)
@@ -177,7 +239,7 @@ class Run:
         """The latest checkpoint: ``{"step", "weights", "ema" (or None), "optimizers", "rng", "path"}``."""
         ckpt = self.latest
         if ckpt is None:
-            raise FileNotFoundError(f"{self.path}: no checkpoint found in {self.path / 'checkpoints'}")
+            raise FileNotFoundError(f"{self.path}: no usable checkpoint in {self.path / 'checkpoints'}")
         tensors = load_file(ckpt / "state.safetensors")
         meta = json.loads((ckpt / "state.json").read_text())
         ema = ckpt / "ema.safetensors"
@@ -264,6 +326,10 @@ class Run:
         write_atomic(folder / "captions.json", json.dumps({p.name: c for p, c in zip(paths, captions)}, indent=2))
         return folder
 
+    def has_samples(self, name: str) -> bool:
+        """Whether ``samples/NAME/`` was written to the end (its captions are written last)."""
+        return (self.path / "samples" / name / "captions.json").is_file()
+
     def samples(self) -> Path | None:
         """The folder of samples to listen to: the evaluation's if ``lineage eval`` ran, else the latest
         written during training."""
@@ -296,6 +362,37 @@ class Run:
                 "steps": last.get("step", 0),
                 "losses": {k: v for k, v in last.items() if k == "loss" or k.startswith("loss_")},
                 "train_seconds": last.get("time")}
+
+
+# -- checkpoint integrity -----------------------------------------------------------------------------
+
+def verify_checkpoint(ckpt: Path) -> str | None:
+    """``None`` if the checkpoint folder ``ckpt`` is whole - ``state.json`` matches its digest and names
+    the folder's step, and every file it lists is there with its SHA-256 - else what is wrong, in words.
+    (A checkpoint written before checksums existed lists no files and is only checked for its step.)"""
+    try:
+        meta = json.loads((ckpt / "state.json").read_text())
+        step = meta["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "state.json missing or unreadable"
+    if not isinstance(step, int) or ckpt.name != f"step_{step:07d}":
+        return f"state.json says step {step!r}"
+    if "files" in meta or "digest" in meta:
+        digest = meta.pop("digest", None)
+        if digest != _digest(meta):
+            return "state.json was changed after it was written"
+        for name, expected in meta.get("files", {}).items():
+            if not (ckpt / name).is_file():
+                return f"{name} missing"
+            if sha256(ckpt / name) != expected:
+                return f"{name} does not match its checksum"
+    if not (ckpt / "model.safetensors").is_file():
+        return "model.safetensors missing"
+    return None
+
+
+def _digest(meta: dict) -> str:
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
 
 
 # -- state dicts <-> safetensors + JSON ---------------------------------------------------------------

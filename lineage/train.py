@@ -16,15 +16,17 @@ for the ``steps`` of one training step and to ``sample``; the run folder is read
 * **exact resume** - weights, optimizers, EMA and RNG states come back, the log is cut back to the
   checkpoint, and the run continues as if never stopped (a test checks the losses match);
 * **a NaN/inf guard** - a non-finite loss or gradient stops training with one clear line; the last good
-  checkpoint stays the latest;
+  checkpoint stays the latest, and ``--resume`` may lower ``train.lr`` or set ``train.grad_clip``
+  (:data:`lineage.run.SAFE_ON_RESUME`); a **divergence warning** when a loss grows to
+  ``DIVERGED_FACTOR`` times its best (smoothed) value;
 * **EMA** of the weights (``train.ema`` > 0), used for sampling; **samples** in ``samples/step_N/``.
 """
 
 from __future__ import annotations
 
 import copy
-import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,9 @@ from lineage import config as cfgmod
 from lineage import progress
 from lineage import registry
 from lineage.run import Run
+
+
+DIVERGED_FACTOR = 100.0  # a smoothed |loss| this many times its best (or 1, if the best is smaller) is diverging
 
 
 class TrainingDiverged(RuntimeError):
@@ -80,7 +85,8 @@ class Trainer:
         # the EMA copy is made after `prepare`, so it lives on the training device
         self.ema = EMA(self.accelerator.unwrap_model(self.model), tc.ema) if tc.ema > 0 else None
         self.step = 0
-        if resume:
+        self._smoothed, self._best, self._warned = {}, {}, set()  # per loss: for the divergence warning
+        if resume and self.run.checkpoints:  # (a run that never wrote one was started afresh by Run.start)
             self._load_checkpoint()
 
     def fit(self) -> dict:
@@ -107,13 +113,33 @@ class Trainer:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in last.items() if k != "step"}, refresh=False)
             if acc.is_main_process and (self.step % tc.log_every == 0 or self.step == tc.steps):
                 self.run.append_log({**last, "time": round(time.perf_counter() - t0, 3)})
+            self._watch(last)
             if self.step % tc.checkpoint_every == 0 or self.step == tc.steps:
                 self.save_checkpoint()
-            if (tc.sample_every and self.step % tc.sample_every == 0) or self.step == tc.steps:
+            if tc.sample_every and self.step % tc.sample_every == 0 and self.step < tc.steps:
                 self.write_samples()
         if bar is not None:
             bar.close()
+        # the final samples, also when a kill while they were written left a finished run without them
+        if acc.is_main_process and not self.run.has_samples(f"step_{self.step:07d}"):
+            self.write_samples()
         return last
+
+    def _watch(self, last: dict) -> None:
+        """Warn once per loss when its smoothed magnitude exceeds ``DIVERGED_FACTOR`` times its best so far:
+        the NaN guard only catches values that stop being finite, and a loss of 1e7 is finite."""
+        for key, value in last.items():
+            if not key.startswith("loss"):
+                continue
+            s = self._smoothed[key] = 0.9 * self._smoothed.get(key, abs(value)) + 0.1 * abs(value)
+            best = self._best[key] = min(self._best.get(key, s), s)
+            if s > DIVERGED_FACTOR * max(best, 1.0) and key not in self._warned:
+                self._warned.add(key)
+                latest = self.run.latest
+                warnings.warn(f"train {self.entry.name}: {key} is diverging - {value:.3g} at step {self.step}, over "
+                              f"{DIVERGED_FACTOR:g} times its best ({best:.3g}); resume from a checkpoint before "
+                              f"it ({latest.name if latest else 'none yet'}) with --resume and a lower train.lr "
+                              f"or a train.grad_clip", stacklevel=3)
 
     def _update(self, part, batch: dict) -> tuple[float, dict]:
         """One optimizer step of ``part`` on ``batch``, guarded against non-finite values."""
@@ -179,6 +205,8 @@ class Trainer:
                              f"model trains {sorted(self.optimizers)}")
         for part, state in ckpt["optimizers"].items():
             self.optimizers[part].load_state_dict(state)
+            for group in self.optimizers[part].param_groups:  # train.lr may have changed on resume
+                group["lr"] = self.cfg.train.lr
         torch.set_rng_state(ckpt["rng"]["rng.torch"])
         cuda_states = [ckpt["rng"][k] for k in sorted(ckpt["rng"]) if k.startswith("rng.cuda.")]
         if cuda_states and torch.cuda.is_available():
@@ -217,7 +245,5 @@ def train(model_name: str, cfg: cfgmod.RunConfig, out: str | Path, resume: bool 
 def train_or_resume(model_name: str, cfg: cfgmod.RunConfig, run: str | Path, progress: bool = True) -> dict:
     """Make sure ``run`` holds ``cfg`` trained to the end: train it, resume it if it was killed, or do
     nothing if it is finished (a run folder with a different config is refused)."""
-    run = Run(run)
-    if run.started and run.latest is None:
-        shutil.rmtree(run.path)  # killed before its first checkpoint: nothing to keep
-    return train(model_name, cfg, run.path, resume=run.latest is not None, progress=progress)
+    run = Run(run)  # (a run killed before its first checkpoint is started afresh by Run.start)
+    return train(model_name, cfg, run.path, resume=run.started, progress=progress)

@@ -1,0 +1,179 @@
+"""Nothing lost, nothing trusted: corrupted checkpoints are skipped for the newest one that verifies, the
+NaN guard's advice can be followed, a diverging loss is reported, a failed start does not block the next
+one, a finished run always has its final samples, and a failed checkpoint write leaves the last one whole.
+Each test here failed before the behaviour it checks was built."""
+
+import json
+import warnings
+
+import pytest
+import torch
+
+from lineage import registry
+from lineage.config import ConfigError, make_config
+from lineage.protocol import Step
+from lineage.run import Run, verify_checkpoint
+from lineage.train import Trainer, TrainingDiverged
+
+
+def trainer(out, overrides, resume=False):
+    entry = registry.load("wavenet")
+    return Trainer("wavenet", make_config(entry.Config, None, overrides), out, resume=resume, progress=False)
+
+
+def losses(run):
+    return {r["step"]: r["loss"] for r in Run(run).log}
+
+
+@pytest.fixture
+def three_checkpoints(tmp_path, tiny_overrides):
+    """A finished 6-step run with checkpoints at steps 2, 4 and 6, and the same run's losses."""
+    sets = tiny_overrides + ["train.keep_checkpoints=3", "train.ema=0.5"]
+    trainer(tmp_path / "run", sets).fit()
+    return tmp_path / "run", sets
+
+
+def flip_a_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x10  # inside the last tensor, past the header: the file still loads
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda c: flip_a_byte(c / "model.safetensors"), "model.safetensors does not match its checksum"),
+    (lambda c: (c / "ema.safetensors").unlink(), "ema.safetensors missing"),
+    (lambda c: (c / "state.json").write_text((c / "state.json").read_text().replace('"step": 6', '"step": 8')),
+     "state.json says step 8"),
+    (lambda c: c.rename(c.with_name("step_0000008")), "missing"),
+])
+def test_a_damaged_latest_checkpoint_is_skipped_for_the_newest_that_verifies(three_checkpoints, damage, reason):
+    run, sets = three_checkpoints
+    reference = losses(run)
+    damage(run / "checkpoints" / "step_0000006")
+    with pytest.warns(UserWarning, match=f"skipped checkpoint step_000000[68] .*{reason}.*using step_0000004"):
+        assert Run(run).latest.name == "step_0000004"
+    with pytest.warns(UserWarning):
+        trainer(run, sets, resume=True).fit()  # steps 5 and 6 again, exactly as before
+    assert losses(run) == reference
+    assert Run(run).latest.name == "step_0000006" and verify_checkpoint(Run(run).latest) is None
+
+
+def test_a_state_json_edited_in_any_other_way_fails_its_digest(three_checkpoints):
+    run, _ = three_checkpoints
+    state = run / "checkpoints" / "step_0000006" / "state.json"
+    text = state.read_text()
+    assert '{"value": 0.001}' in text  # the learning rate, in the optimizer's saved param group
+    state.write_text(text.replace('{"value": 0.001}', '{"value": 0.5}', 1))
+    assert verify_checkpoint(state.parent) == "state.json was changed after it was written"
+
+
+def test_when_no_checkpoint_verifies_resume_says_so_in_one_line(three_checkpoints):
+    run, sets = three_checkpoints
+    for ckpt in Run(run).checkpoints:
+        flip_a_byte(ckpt / "state.safetensors")
+    with pytest.warns(UserWarning, match="no usable checkpoint"), \
+            pytest.raises(FileNotFoundError, match="no usable checkpoint"):
+        trainer(run, sets, resume=True)
+
+
+def test_the_nan_guards_advice_can_be_followed(tmp_path, tiny_overrides):
+    """The guard says: resume with a lower train.lr or a train.grad_clip. Both are accepted on --resume,
+    and the lower learning rate is the one the optimizer then uses (not the checkpoint's)."""
+    t = trainer(tmp_path, tiny_overrides)
+    (part,) = t.parts
+    t.parts = [Step(part.name, part.params, part.repeats,
+                    lambda model, batch: (part.loss(model, batch)[0] * (float("nan") if t.step == 4 else 1), {}))]
+    with pytest.raises(TrainingDiverged, match="lowering train.lr or setting train.grad_clip"):
+        t.fit()
+    resumed = trainer(tmp_path, tiny_overrides + ["train.lr=1e-4", "train.grad_clip=0.5"], resume=True)
+    assert resumed.step == 4
+    assert [g["lr"] for opt in resumed.optimizers.values() for g in opt.param_groups] == [1e-4]
+    resumed.fit()
+    assert Run(tmp_path).config.train.lr == 1e-4 and Run(tmp_path).latest.name == "step_0000006"
+    with pytest.raises(ValueError, match="config.model.channels.*only train.steps, train.lr"):
+        trainer(tmp_path, tiny_overrides + ["model.channels=4"], resume=True)
+
+
+def test_a_diverging_loss_is_reported_and_a_healthy_one_is_not(tmp_path, tiny_overrides):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the healthy run
+        trainer(tmp_path / "healthy", tiny_overrides).fit()
+    t = trainer(tmp_path / "exploding", tiny_overrides)
+    (part,) = t.parts
+    t.parts = [Step(part.name, part.params, part.repeats,
+                    lambda model, batch: (part.loss(model, batch)[0] * (1e7 if t.step >= 3 else 1), {}))]
+    with pytest.warns(UserWarning, match=r"loss is diverging - .* at step 4, over 100 times its best"):
+        t.fit()
+
+
+def test_a_failed_start_does_not_block_the_next_run(tmp_path, tiny_overrides, monkeypatch):
+    """The run folder gets its config.json first; if the start then fails (here the data cannot be read),
+    neither a fresh start nor --resume may be refused for the folder it left."""
+    def broken(self):
+        raise FileNotFoundError("no data")
+
+    with monkeypatch.context() as m:
+        m.setattr(Run, "data", broken)
+        with pytest.raises(FileNotFoundError):
+            trainer(tmp_path / "a", tiny_overrides)
+    assert (tmp_path / "a" / "config.json").is_file()
+    with pytest.warns(UserWarning, match="wrote no checkpoint; starting it afresh"):
+        trainer(tmp_path / "a", tiny_overrides).fit()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "config.json").write_text(json.dumps(Run(tmp_path / "a").record))
+    (tmp_path / "b" / "log.jsonl").write_text('{"step": 1, "loss": 9.0}\n')  # a kill before the first checkpoint
+    with pytest.warns(UserWarning, match="starting it afresh"):
+        trainer(tmp_path / "b", tiny_overrides, resume=True).fit()
+    assert losses(tmp_path / "b") == losses(tmp_path / "a")
+
+
+def test_a_finished_run_always_has_its_final_samples(three_checkpoints):
+    """A kill while the final samples are written leaves the last checkpoint at the last step: resuming
+    writes the samples instead of calling the run done without them."""
+    run, sets = three_checkpoints
+    final = run / "samples" / "step_0000006"
+    (final / "captions.json").unlink()  # the captions are written last
+    trainer(run, sets, resume=True).fit()
+    assert Run(run).has_samples("step_0000006") and list(final.glob("*.wav"))
+
+
+def test_a_failed_checkpoint_write_leaves_the_last_one_whole(three_checkpoints, monkeypatch):
+    """A full disk (injected: the weights' write fails with ENOSPC) ends in one line naming the checkpoint
+    and the last good one; nothing partial is left, and the last good one still verifies."""
+    import errno
+
+    import lineage.run as run_module
+
+    run, _ = three_checkpoints
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+
+    def full(tensors, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_module, "save_file", full)
+    with pytest.raises(OSError, match=r"step_0000008: could not write the checkpoint \(No space left on device\); "
+                                      r"the last good one is step_0000006") as err:
+        Run(run).write_checkpoint(8, {"w": torch.zeros(2)}, None, {}, {}, keep=3)
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+    assert verify_checkpoint(Run(run).latest) is None
+
+
+def test_a_symlink_planted_at_a_temporary_checkpoint_name_is_never_followed(tmp_path, tiny_overrides):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    for step in (2, 4, 6):
+        (tmp_path / "run" / "checkpoints" / f".tmp_step_{step:07d}").symlink_to(victim)
+    trainer(tmp_path / "run", tiny_overrides).fit()
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"] and (victim / "keep.txt").read_text() == "precious"
+    assert not list((tmp_path / "run" / "checkpoints").glob(".tmp*"))
+
+
+@pytest.mark.parametrize("item", ["train.lr=nan", "train.grad_clip=inf", "train.ema=nan", "model.temperature=-inf"])
+def test_non_finite_numbers_are_refused_in_one_line(item):
+    entry = registry.load("wavenet")
+    key = item.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"{key} = .* is not valid: expected a finite number"):
+        make_config(entry.Config, None, [item])
