@@ -20,15 +20,41 @@ import soundfile as sf
 import torch
 
 
-def load(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True) -> np.ndarray:
-    """Read an audio file as float32 ``[channels, samples]``, optionally resampled and mixed to mono."""
+# What a file's header may declare before any sample is decoded, and what its samples may hold: a header
+# can claim any rate, channel count or length, and a float file any value - NaN included.
+RATE_RANGE = (1_000, 384_000)  # Hz
+MAX_CHANNELS = 64
+MAX_SECONDS = 3_600.0  # a whole file read at once (pass `seconds` to read only the start of a longer one)
+MAX_PEAK = 100.0  # 40 dB over full scale: beyond it a float file is broken, not loud
+
+
+def load(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True,
+         seconds: float | None = None) -> np.ndarray:
+    """Read an audio file (its first ``seconds`` only, if given) as float32 ``[channels, samples]``,
+    optionally resampled and mixed to mono. A header outside :data:`RATE_RANGE`, :data:`MAX_CHANNELS` or
+    :data:`MAX_SECONDS`, and samples that are not finite or peak over :data:`MAX_PEAK`, are refused in
+    one line (ValueError) before they can exhaust memory or reach a batch."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such audio file")
     try:
-        audio, sr = sf.read(path, dtype="float32", always_2d=True)  # [samples, channels]
-    except sf.LibsndfileError as err:
+        info = sf.info(path)
+        if not RATE_RANGE[0] <= info.samplerate <= RATE_RANGE[1]:
+            raise ValueError(f"{path}: its header declares {info.samplerate} Hz; expected "
+                             f"{RATE_RANGE[0]:,} to {RATE_RANGE[1]:,} Hz")
+        if not 1 <= info.channels <= MAX_CHANNELS:
+            raise ValueError(f"{path}: its header declares {info.channels} channels; expected 1 to {MAX_CHANNELS}")
+        frames = -1 if seconds is None else int(math.ceil(seconds * info.samplerate))
+        if seconds is None and info.frames > MAX_SECONDS * info.samplerate:
+            raise ValueError(f"{path}: its header declares {info.frames / info.samplerate:,.0f} s; read at most "
+                             f"{MAX_SECONDS:,.0f} s at once (pass seconds=)")
+        audio, sr = sf.read(path, frames=frames, dtype="float32", always_2d=True)  # [samples, channels]
+    except (sf.LibsndfileError, RuntimeError, OverflowError) as err:
         raise ValueError(f"{path}: not a readable audio file ({err})") from None
+    if not np.isfinite(audio).all():
+        raise ValueError(f"{path}: holds non-finite samples (NaN or infinity)")
+    if audio.size and np.abs(audio).max() > MAX_PEAK:
+        raise ValueError(f"{path}: peaks at {np.abs(audio).max():.3g}; audio is at most {MAX_PEAK:g} (full scale is 1)")
     audio = audio.T  # [channels, samples]
     if mono:
         audio = to_mono(audio)

@@ -151,6 +151,9 @@ class Entry:
             cfg.data.select, cfg.data.pitch_range, cfg.data.crop = default.select, default.pitch_range, default.crop
             cfg.data.holdout = default.holdout
             cfg.data.name = data
+            for item in overrides:  # data.path first: a set read from disk needs it to tell its labels
+                if item.split("=", 1)[0].strip().startswith("data."):
+                    apply_override(cfg, item)
             keys = self.cond_keys(cfg)
             if keys:
                 from lineage.data import label_names

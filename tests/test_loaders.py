@@ -72,7 +72,7 @@ def test_folder_labels_from_subfolders_and_bad_files(tmp_path):
     with pytest.warns(UserWarning) as record:
         clips = D.load(DataConfig(name="folder", path=str(root), seconds=0.25))
     messages = " | ".join(str(w.message) for w in record)
-    assert "skipped 2 unreadable or empty file(s)" in messages and "broken.wav" in messages
+    assert "skipped 2 unreadable, empty or broken file(s)" in messages and "broken.wav" in messages
     assert "single file" not in messages  # dogs has three files on disk, one readable
     assert clips.audio.shape == (3, 4000) and clips.vocab["label"] == ["cats", "dogs"]
 

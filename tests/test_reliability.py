@@ -177,3 +177,80 @@ def test_non_finite_numbers_are_refused_in_one_line(item):
     key = item.split("=")[0]
     with pytest.raises(ConfigError, match=rf"{key} = .* is not valid: expected a finite number"):
         make_config(entry.Config, None, [item])
+
+
+# -- audio that lies in its header or holds what audio cannot -----------------------------------------
+
+def _wav(path, audio, sr=8000, subtype="FLOAT"):
+    import numpy as np
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.asarray(audio, dtype=np.float32).T, sr, subtype=subtype)
+    return path
+
+
+def _declare_rate(path, rate):
+    """Rewrite a WAV header's sample rate (bytes 24-27 of the fmt chunk) without touching the samples."""
+    data = bytearray(path.read_bytes())
+    data[24:28] = rate.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_broken_audio_is_refused_in_one_line_before_it_can_reach_a_batch(tmp_path, monkeypatch):
+    import numpy as np
+
+    import lineage.audio as A
+
+    ok = 0.5 * np.sin(np.linspace(0, 200, 8000))[None]
+    cases = {
+        "non-finite samples": _wav(tmp_path / "nan.wav", np.where(np.arange(8000) == 100, np.nan, ok)),
+        "peaks at 1e\\+06": _wav(tmp_path / "loud.wav", ok * 2e6),
+        "declares 1 Hz": _declare_rate(_wav(tmp_path / "slow.wav", ok, subtype="PCM_16"), 1),
+        "declares 2000000000 Hz": _declare_rate(_wav(tmp_path / "fast.wav", ok, subtype="PCM_16"), 2_000_000_000),
+        "declares 65 channels": _wav(tmp_path / "wide.wav", np.repeat(ok[:, :100], 65, axis=0), subtype="PCM_16"),
+    }
+    for reason, path in cases.items():
+        with pytest.raises(ValueError, match=f"{path.name}: .*{reason}") as err:
+            A.load(path, sample_rate=16000)
+        assert "\n" not in str(err.value)
+    monkeypatch.setattr(A, "MAX_SECONDS", 0.5)
+    with pytest.raises(ValueError, match="declares 1 s; read at most 0 s"):
+        A.load(tmp_path / "nan.wav")
+    assert A.load(tmp_path / "nan.wav", seconds=0.01).shape == (1, 80)  # the start of it is fine
+
+
+def test_a_folder_data_set_skips_broken_files_and_hidden_folders(tmp_path):
+    import numpy as np
+
+    from lineage import data as D
+    from lineage.config import DataConfig
+
+    ok = 0.5 * np.sin(np.linspace(0, 200, 8000))[None]
+    for label in ("a", "b"):
+        for i in range(2):
+            _wav(tmp_path / "set" / label / f"{i}.wav", ok)
+    _wav(tmp_path / "set" / "a" / "nan.wav", ok * np.nan)
+    _declare_rate(_wav(tmp_path / "set" / "b" / "fast.wav", ok, subtype="PCM_16"), 2_000_000_000)
+    _wav(tmp_path / "set" / ".ipynb_checkpoints" / "0.wav", ok)
+    _wav(tmp_path / "set" / "a" / ".hidden" / "0.wav", ok)
+    with pytest.warns(UserWarning, match="skipped 2 unreadable, empty or broken file"):
+        clips = D.load(DataConfig(name="folder", path=str(tmp_path / "set"), seconds=0.5))
+    assert clips.vocab["label"] == ["a", "b"] and len(clips) == 4
+    assert np.isfinite(clips.audio).all()
+
+
+def test_the_readmes_own_folder_example_works(tmp_path):
+    """`--data folder --set data.path=...`: the labels of a set read from disk are looked up only once
+    data.path is known."""
+    import numpy as np
+
+    ok = 0.5 * np.sin(np.linspace(0, 200, 8000))[None]
+    for label in ("a", "b"):
+        for i in range(2):
+            _wav(tmp_path / label / f"{i}.wav", ok)
+    cfg = registry.load("wavenet").config("tiny", "folder", [f"data.path={str(tmp_path)!r}"])
+    assert cfg.data.path == str(tmp_path)
+    assert registry.load("wavenet").config("tiny").model.cond_keys == ["pitch", "class"]
+    assert cfg.model.cond_keys == ["class"]  # a folder's clips carry no pitch; their class is the folder

@@ -239,15 +239,17 @@ def label_names(cfg) -> set[str]:
 def _clipset(cfg, rows: list[dict], base: Path, vocab: dict, class_label: str | None) -> ClipSet:
     """Read every row's audio (mono, ``data.sample_rate``, ``data.seconds``) and encode its labels.
 
-    A file that cannot be read or holds no samples is skipped, and one warning says how many were and
-    names the first; a data set with nothing readable is an error."""
+    A file that cannot be read, holds no samples, declares an absurd rate, channel count or length, or
+    holds non-finite or absurd samples (:func:`lineage.audio.load`) is skipped, and one warning says how
+    many were and names the first; a data set with nothing readable is an error."""
     length = int(round(cfg.seconds * cfg.sample_rate))
     clips, kept, bad = [], [], []
     source = base / "manifest.jsonl" if (base / "manifest.jsonl").is_file() else base
     for r in rows:
         path = clip_path(base, r["file"], source)
         try:
-            audio = load_audio(path, sample_rate=cfg.sample_rate, mono=True)[0]
+            # the clip's length and a little more (resampling looks a few samples ahead), never the whole file
+            audio = load_audio(path, sample_rate=cfg.sample_rate, mono=True, seconds=cfg.seconds + 0.1)[0]
             if audio.size == 0:
                 raise ValueError(f"{path}: holds no samples")
         except (ValueError, FileNotFoundError) as err:
@@ -258,7 +260,7 @@ def _clipset(cfg, rows: list[dict], base: Path, vocab: dict, class_label: str | 
         clips.append(clip)
         kept.append(r)
     if bad:
-        warnings.warn(f"data set {cfg.name}: skipped {len(bad)} unreadable or empty file(s), e.g. {bad[0]}",
+        warnings.warn(f"data set {cfg.name}: skipped {len(bad)} unreadable, empty or broken file(s), e.g. {bad[0]}",
                       stacklevel=3)
     if not kept:
         raise ValueError(f"data set {cfg.name}: none of its {len(rows)} files could be read")

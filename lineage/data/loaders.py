@@ -39,9 +39,11 @@ def _need(path: Path, what: str) -> Path:
 
 
 def folder(root: Path) -> Rows:
-    """Audio files under ``root/<label>/...``; files directly in ``root`` get the label ``unlabelled``."""
+    """Audio files under ``root/<label>/...``; files directly in ``root`` get the label ``unlabelled``.
+    Hidden files and folders (``.cache/``, ``.ipynb_checkpoints/``, ``._x.wav``) are not part of it."""
     root = _need(Path(root), "a folder of audio files")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
     if not files:
         raise ValueError(f"{root}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) found")
     rows = []
