@@ -71,19 +71,31 @@ class Trainer:
         if tc.threads:
             torch.set_num_threads(tc.threads)
         check_device(tc.device)
-        self.accelerator = Accelerator(cpu=tc.device == "cpu")
+        # cpu=True also where the CPU is all there is: without it, processes started by `accelerate launch`
+        # on a machine with no GPU do not join one group - each trains alone, all into the same run folder
+        from lineage.run import default_device
+
+        self.accelerator = Accelerator(cpu=tc.device == "cpu" or (tc.device == "auto" and default_device() == "cpu"))
         self.device = self.accelerator.device
-        self.run = Run.start(out, model_name, cfg, resume) if self.accelerator.is_main_process else Run(out)
+        if self.accelerator.is_main_process:
+            self.run = Run.start(out, model_name, cfg, resume)
+        self.accelerator.wait_for_everyone()  # the others read the run folder once the first has written it
+        if not self.accelerator.is_main_process:
+            self.run = Run(out)
         self.out = self.run.path
         self.trainset, self.testset = self.run.data()
         torch.manual_seed(tc.seed)
         model = self.entry.build(cfg)
         self.parts = self.entry.steps(model)  # one optimizer per part of the step
         optimizers = make_optimizers(self.parts, tc)
-        self.model, *opts = self.accelerator.prepare(model, *optimizers.values())
-        self.optimizers = dict(zip(optimizers, opts))
-        # the EMA copy is made after `prepare`, so it lives on the training device
-        self.ema = EMA(self.accelerator.unwrap_model(self.model), tc.ema) if tc.ema > 0 else None
+        # The model is moved, not wrapped: an entry's loss reaches into its model (a schedule, a mel front
+        # end), which a DistributedDataParallel wrapper would hide. Several processes (`accelerate launch`)
+        # stay in step the plain way instead: each starts from the same seed, and each update uses the
+        # gradient averaged over all of them (`_update`).
+        self.model = model.to(self.device)
+        opts = self.accelerator.prepare(*optimizers.values())
+        self.optimizers = dict(zip(optimizers, opts if len(optimizers) > 1 else [opts]))
+        self.ema = EMA(self.model, tc.ema) if tc.ema > 0 else None
         self.step = 0
         self._smoothed, self._best, self._warned = {}, {}, set()  # per loss: for the divergence warning
         if resume and self.run.checkpoints:  # (a run that never wrote one was started afresh by Run.start)
@@ -150,6 +162,10 @@ class Trainer:
         optimizer = self.optimizers[part.name]
         optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(loss)
+        if self.accelerator.num_processes > 1:  # data parallel: the mean gradient over every process's batch
+            for p in part.params:
+                if p.grad is not None:
+                    p.grad = self.accelerator.reduce(p.grad, reduction="mean")
         if self.cfg.train.grad_clip > 0:
             grad_norm = self.accelerator.clip_grad_norm_(part.params, self.cfg.train.grad_clip)
             if not torch.isfinite(grad_norm):
@@ -196,7 +212,8 @@ class Trainer:
             {part: opt.state_dict() for part, opt in self.optimizers.items()}, rng, self.cfg.train.keep_checkpoints)
 
     def _load_checkpoint(self) -> None:
-        ckpt = self.run.read_checkpoint(device=str(self.device))
+        device = "cpu" if self.device.type == "cpu" else str(self.device)  # safetensors reads no "cpu:0"
+        ckpt = self.run.read_checkpoint(device=device)
         self.accelerator.unwrap_model(self.model).load_state_dict(ckpt["weights"])
         if self.ema is not None and ckpt["ema"] is not None:
             self.ema.shadow = ckpt["ema"]

@@ -254,3 +254,38 @@ def test_the_readmes_own_folder_example_works(tmp_path):
     assert cfg.data.path == str(tmp_path)
     assert registry.load("wavenet").config("tiny").model.cond_keys == ["pitch", "class"]
     assert cfg.model.cond_keys == ["class"]  # a folder's clips carry no pitch; their class is the folder
+
+
+# -- several processes: `accelerate launch` -----------------------------------------------------------
+
+def test_two_processes_train_as_one_and_resume_exactly(tmp_path, tiny_overrides, data_root):
+    """`accelerate launch` with two CPU processes (gloo): each process trains on its own batches and
+    every update uses their averaged gradient, so the weights differ from one process's run; killed
+    after its step-4 checkpoint and resumed, the pair reproduces its uninterrupted log and weights."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    launch = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+              "-m", "lineage.cli", "train", "wavenet", "--quiet"]
+    env = {**os.environ, "LINEAGE_DATA": str(data_root), "OMP_NUM_THREADS": "1"}
+
+    def run(out, steps, *extra):
+        sets = [o for o in tiny_overrides if not o.startswith("train.steps")] + [f"train.steps={steps}"]
+        done = subprocess.run([*launch, "--out", str(tmp_path / out), *extra, "--set", *sets], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, [line for line in done.stderr.splitlines() if "lineage" in line or "Error" in line]
+        return done.stdout
+
+    printed = run("pair", 6)
+    assert printed.count("done: step 6") == 2  # both processes trained to the end
+    run("split", 4)
+    run("split", 6, "--resume")
+    assert losses(tmp_path / "split") == losses(tmp_path / "pair")
+    pair, split = (Run(tmp_path / p).model(device="cpu").state_dict() for p in ("pair", "split"))
+    assert all(torch.equal(pair[k], split[k]) for k in pair)
+    trainer(tmp_path / "alone", tiny_overrides).fit()
+    alone = Run(tmp_path / "alone").model(device="cpu").state_dict()
+    assert not all(torch.equal(pair[k], alone[k]) for k in pair), "the second process's batches were not used"
