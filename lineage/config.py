@@ -35,11 +35,11 @@ class DataConfig:
 
     name: str = "tones"  # a data set from `lineage data list`, or nsynth, sc09, ljspeech, folder
     path: str = ""  # where nsynth, sc09, ljspeech or folder data live on disk
-    seconds: float = field(default=1.0, metadata={"min": 0.01})  # every clip is cut or padded to this
-    size: int = field(default=2000, metadata={"min": 1})  # examples to build when the set is missing
-    seed: int = 0  # seed of the data build (not of training)
-    sample_rate: int = field(default=16000, metadata={"min": 1000})  # clips are resampled to this
-    segment: int = field(default=0, metadata={"min": 0})  # samples per training example; 0 = whole clip
+    seconds: float = field(default=1.0, metadata={"min": 0.01, "max": 600.0})  # every clip is cut or padded to this
+    size: int = field(default=2000, metadata={"min": 1, "max": 10_000_000})  # examples to build when the set is missing
+    seed: int = field(default=0, metadata={"min": 0, "max": 2**32 - 1})  # seed of the data build (not of training)
+    sample_rate: int = field(default=16000, metadata={"min": 1000, "max": 384_000})  # clips are resampled to this
+    segment: int = field(default=0, metadata={"min": 0, "max": 10_000_000})  # samples per example; 0 = whole clip
     crop: Literal["random", "start"] = "random"  # where a segment is cut from its clip
     pitch_range: list[int] = field(default_factory=lambda: [0, 127])  # keep clips with pitch in [lo, hi]
     select: dict[str, list[str]] = field(default_factory=dict)  # e.g. {timbre = ["sine", "pluck"]}
@@ -50,22 +50,22 @@ class DataConfig:
 class TrainConfig:
     """The Trainer's knobs; the same for every model."""
 
-    steps: int = field(default=1000, metadata={"min": 1})
-    batch_size: int = field(default=8, metadata={"min": 1})
+    steps: int = field(default=1000, metadata={"min": 1, "max": 1_000_000_000})
+    batch_size: int = field(default=8, metadata={"min": 1, "max": 65_536})
     lr: float = field(default=1e-3, metadata={"min": 0.0})
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # Adam's (beta1, beta2); GANs: [0.5, 0.9]
     weight_decay: float = field(default=0.0, metadata={"min": 0.0})
     grad_clip: float = field(default=1.0, metadata={"min": 0.0})  # max gradient norm; 0 = off
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0, "max": 2**32 - 1})
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     checkpoint_every: int = field(default=250, metadata={"min": 1})
     keep_checkpoints: int = field(default=2, metadata={"min": 1})
     sample_every: int = field(default=0, metadata={"min": 0})  # 0 = only at the end
-    sample_n: int = field(default=4, metadata={"min": 1})
-    sample_seconds: float = field(default=0.5, metadata={"min": 0.0})
+    sample_n: int = field(default=4, metadata={"min": 1, "max": 1024})
+    sample_seconds: float = field(default=0.5, metadata={"min": 0.0, "max": 600.0})
     log_every: int = field(default=10, metadata={"min": 1})
     ema: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})  # EMA decay; 0 = no EMA
-    threads: int = field(default=0, metadata={"min": 0})  # CPU threads for torch; 0 = torch's choice
+    threads: int = field(default=0, metadata={"min": 0, "max": 1024})  # CPU threads for torch; 0 = torch's choice
 
 
 @dataclass
@@ -134,6 +134,9 @@ def set_value(obj: Any, dotted: str, key: str, value: Any, source: str) -> None:
     setattr(obj, key, check_value(dotted, value, _resolve_type(type(obj), key), f.metadata, source))
 
 
+MAX_INT = 2**20  # the largest integer a field takes unless it states its own "max"
+
+
 def check_value(dotted: str, value: Any, tp: Any, meta: Any, source: str) -> Any:
     """Return ``value`` converted to type ``tp``, or raise a one-line ConfigError."""
     def bad(expected: str) -> ConfigError:
@@ -169,10 +172,12 @@ def check_value(dotted: str, value: Any, tp: Any, meta: Any, source: str) -> Any
         value = {str(k): check_value(f"{dotted}.{k}", v, args[1], {}, source) for k, v in value.items()}
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         lo, hi = meta.get("min"), meta.get("max")
-        if lo is not None and value < lo:
-            raise bad(f"a value >= {lo}")
-        if hi is not None and value > hi:
-            raise bad(f"a value <= {hi}")
+        if hi is None and isinstance(value, int):
+            hi = MAX_INT  # a size, count or seed past this asks for more memory than any machine has
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            span = f"from {lo:,} to {hi:,}" if lo is not None and hi is not None else \
+                f">= {lo:,}" if lo is not None else f"<= {hi:,}"
+            raise bad(f"a value {span}")
     return value
 
 

@@ -37,7 +37,7 @@ import torch
 def linear_betas(steps: int, start: float = 1e-4, end: float = 0.02) -> torch.Tensor:
     """The DDPM schedule: ``beta_t`` rising linearly from ``start`` to ``end`` over ``steps`` steps
     (DiffWave's BASE model: 50 steps from 1e-4 to 0.05; WaveGrad trained with 1,000)."""
-    return torch.linspace(start, end, steps, dtype=torch.float64)
+    return torch.linspace(start, end, steps, dtype=torch.float64, device="cpu")
 
 
 class Schedule:
@@ -45,7 +45,7 @@ class Schedule:
     ``betas[0]`` is the paper's ``beta_1``)."""
 
     def __init__(self, betas):
-        self.betas = torch.as_tensor(betas, dtype=torch.float64)
+        self.betas = torch.as_tensor(betas, dtype=torch.float64, device="cpu")  # moved where used (`_at`)
         if self.betas.dim() != 1 or not ((self.betas > 0) & (self.betas < 1)).all():
             raise ValueError(f"betas must be a 1-D sequence in (0, 1), got {self.betas.tolist()}")
         self.alphas = 1 - self.betas  # alpha_t = 1 - beta_t

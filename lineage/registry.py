@@ -25,6 +25,7 @@ import numpy as np
 from lineage.protocol import HOOKS, OPTIONAL, REQUIRED, Features, Step
 
 GROUP = "lineage.models"
+MAX_PARAMS = 500_000_000  # 2 GB of float32 weights, 8 GB with gradients and Adam's moments
 _ANY = object()  # "no particular model": asks what the entry has, not what one built model has
 
 
@@ -45,7 +46,33 @@ class Entry:
         return self.module.SYSTEM
 
     def build(self, cfg):
-        return self.module.build(cfg)
+        """The entry's model for ``cfg``. Its size is counted first on PyTorch's ``meta`` device (shapes,
+        no memory): a model over :data:`MAX_PARAMS`, or one memory cannot hold, is a one-line ConfigError
+        instead of an exhausted machine."""
+        from lineage.config import ConfigError
+
+        too_big = ConfigError(f"{self.name}: the model this config describes does not fit in memory; lower "
+                              f"its sizes (the model.* values)")
+        try:
+            import torch
+
+            with torch.device("meta"):
+                n = n_params(self.module.build(cfg))
+        except (ConfigError, ValueError):
+            raise
+        except Exception:  # noqa: BLE001 - a model that cannot be counted this way is built as it is
+            n = 0
+        if n > MAX_PARAMS:
+            raise ConfigError(f"{self.name}: the model this config describes has {n:,} parameters, over "
+                              f"{MAX_PARAMS:,}; lower its sizes (the model.* values)")
+        try:
+            return self.module.build(cfg)
+        except MemoryError:
+            raise too_big from None
+        except RuntimeError as err:
+            if "allocate" in str(err):
+                raise too_big from None
+            raise
 
     def steps(self, model) -> list[Step]:
         """The parts of one training step (:class:`~lineage.protocol.Step`), checked."""

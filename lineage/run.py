@@ -33,24 +33,22 @@ newest older checkpoint that verifies.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
+from lineage import checkpoint
 from lineage import config as cfgmod
 from lineage import registry
 from lineage.audio import save as save_audio
-from lineage.files import sha256, write_atomic
+from lineage.files import write_atomic
 
 
 # what `--resume` may change: how long and how fast to go on, and how often to save, log and listen - not
@@ -171,82 +169,26 @@ class Run:
     @property
     def checkpoints(self) -> list[Path]:
         """Complete checkpoints, oldest first."""
-        return sorted(p for p in (self.path / "checkpoints").glob("step_*") if p.is_dir())
+        return checkpoint.complete(self.path / "checkpoints")
 
     @property
     def latest(self) -> Path | None:
         """The checkpoint to continue from: the one ``latest`` names if it verifies, else the newest older
         one that does (each one skipped is named in one warning), or ``None``."""
-        folder = self.path / "checkpoints"
-        pointer = folder / "latest"
-        named = pointer.read_text().strip() if pointer.is_file() else None
-        if named is None and not self.checkpoints:
-            return None
-        candidates = [c for c in reversed(self.checkpoints) if named is None or c.name <= named]
-        skipped = [] if named is None or (folder / named).is_dir() else [f"{named} (missing)"]
-        for ckpt in candidates:
-            problem = verify_checkpoint(ckpt)
-            if problem is None:
-                if skipped:
-                    warnings.warn(f"{self.path}: skipped checkpoint {'; '.join(skipped)}; using {ckpt.name}",
-                                  stacklevel=2)
-                return ckpt
-            skipped.append(f"{ckpt.name} ({problem})")
-        if skipped:
-            warnings.warn(f"{self.path}: no usable checkpoint: {'; '.join(skipped)}", stacklevel=2)
-        return None
+        return checkpoint.newest_whole(self.path / "checkpoints")
 
     def write_checkpoint(self, step: int, weights: dict, ema: dict | None, optimizers: dict, rng: dict,
                          keep: int = 2) -> Path:
         """Write ``checkpoints/step_NNNNNNN/`` atomically, point ``latest`` at it and keep the newest
         ``keep``. ``weights``/``ema``/``rng``: name -> tensor; ``optimizers``: part -> state dict."""
-        folder = self.path / "checkpoints"
-        final = folder / f"step_{step:07d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".tmp_step_*"):  # left by a killed or failed write (or planted)
-            if stale.is_dir() and not stale.is_symlink():
-                shutil.rmtree(stale)
-            else:
-                stale.unlink()
-        tmp = None
-        try:
-            tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".tmp_step_{step:07d}_"))  # private, unique name
-            save_file(_contiguous(weights), tmp / "model.safetensors")
-            if ema is not None:
-                save_file(_contiguous(ema), tmp / "ema.safetensors")
-            opt_tensors, opt_tree = flatten(optimizers, "optimizers")
-            save_file(_contiguous({**opt_tensors, **rng}), tmp / "state.safetensors")
-            meta = {"step": step, "optimizers": opt_tree,
-                    "files": {p.name: sha256(p) for p in sorted(tmp.glob("*.safetensors"))}}
-            (tmp / "state.json").write_text(json.dumps({**meta, "digest": _digest(meta)}))
-            os.chmod(tmp, 0o755)  # mkdtemp's folder is private; a checkpoint has the usual permissions
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)  # the checkpoint appears complete or not at all
-        except (OSError, SafetensorError) as err:  # disk full, read-only...: one line, the last one intact
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
-            kept = self.latest
-            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
-            raise OSError(f"{final}: could not write the checkpoint ({reason}); "
-                          f"{'the last good one is ' + kept.name if kept else 'no checkpoint was written'}") from None
-        write_atomic(folder / "latest", final.name)
-        for old in self.checkpoints[:-keep]:
-            shutil.rmtree(old)
-        return final
+        return checkpoint.write(self.path / "checkpoints", step, weights, ema, optimizers, rng, keep)
 
     def read_checkpoint(self, device: str = "cpu") -> dict:
         """The latest checkpoint: ``{"step", "weights", "ema" (or None), "optimizers", "rng", "path"}``."""
         ckpt = self.latest
         if ckpt is None:
             raise FileNotFoundError(f"{self.path}: no usable checkpoint in {self.path / 'checkpoints'}")
-        tensors = load_file(ckpt / "state.safetensors")
-        meta = json.loads((ckpt / "state.json").read_text())
-        ema = ckpt / "ema.safetensors"
-        return {"path": ckpt, "step": meta["step"], "weights": load_file(ckpt / "model.safetensors", device=device),
-                "ema": load_file(ema, device=device) if ema.is_file() else None,
-                "optimizers": unflatten(meta["optimizers"], tensors),
-                "rng": {k: v for k, v in tensors.items() if k.startswith("rng.")}}
+        return checkpoint.read(ckpt, device)
 
     def model(self, ema: bool = True, device: str | None = None):
         """The trained model with its latest weights (the EMA weights when the run kept them and ``ema``
@@ -362,73 +304,6 @@ class Run:
                 "steps": last.get("step", 0),
                 "losses": {k: v for k, v in last.items() if k == "loss" or k.startswith("loss_")},
                 "train_seconds": last.get("time")}
-
-
-# -- checkpoint integrity -----------------------------------------------------------------------------
-
-def verify_checkpoint(ckpt: Path) -> str | None:
-    """``None`` if the checkpoint folder ``ckpt`` is whole - ``state.json`` matches its digest and names
-    the folder's step, and every file it lists is there with its SHA-256 - else what is wrong, in words.
-    (A checkpoint written before checksums existed lists no files and is only checked for its step.)"""
-    try:
-        meta = json.loads((ckpt / "state.json").read_text())
-        step = meta["step"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "state.json missing or unreadable"
-    if not isinstance(step, int) or ckpt.name != f"step_{step:07d}":
-        return f"state.json says step {step!r}"
-    if "files" in meta or "digest" in meta:
-        digest = meta.pop("digest", None)
-        if digest != _digest(meta):
-            return "state.json was changed after it was written"
-        for name, expected in meta.get("files", {}).items():
-            if not (ckpt / name).is_file():
-                return f"{name} missing"
-            if sha256(ckpt / name) != expected:
-                return f"{name} does not match its checksum"
-    if not (ckpt / "model.safetensors").is_file():
-        return "model.safetensors missing"
-    return None
-
-
-def _digest(meta: dict) -> str:
-    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
-
-
-# -- state dicts <-> safetensors + JSON ---------------------------------------------------------------
-
-def flatten(tree, prefix: str) -> tuple[dict[str, torch.Tensor], object]:
-    """Split a nested state (dicts, lists, tensors, numbers) into named tensors and a JSON skeleton in
-    which each tensor is replaced by ``{"tensor": name}``."""
-    tensors: dict[str, torch.Tensor] = {}
-
-    def walk(node, path):
-        if isinstance(node, torch.Tensor):
-            tensors[path] = node.detach().cpu()
-            return {"tensor": path}
-        if isinstance(node, dict):
-            return {"dict": [[{"int": k} if isinstance(k, int) else {"str": k}, walk(v, f"{path}.{k}")]
-                             for k, v in node.items()]}
-        if isinstance(node, (list, tuple)):
-            return {"list": [walk(v, f"{path}.{i}") for i, v in enumerate(node)]}
-        return {"value": node}
-
-    return tensors, walk(tree, prefix)
-
-
-def unflatten(skeleton, tensors: dict[str, torch.Tensor]):
-    """Inverse of :func:`flatten`."""
-    if "tensor" in skeleton:
-        return tensors[skeleton["tensor"]]
-    if "dict" in skeleton:
-        return {(k.get("int") if "int" in k else k["str"]): unflatten(v, tensors) for k, v in skeleton["dict"]}
-    if "list" in skeleton:
-        return [unflatten(v, tensors) for v in skeleton["list"]]
-    return skeleton["value"]
-
-
-def _contiguous(tensors: dict) -> dict:
-    return {k: torch.as_tensor(v).detach().contiguous().cpu() for k, v in tensors.items()}
 
 
 def _differences(a, b, path: str = "") -> list[str]:

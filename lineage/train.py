@@ -35,7 +35,7 @@ import torch
 from lineage import config as cfgmod
 from lineage import progress
 from lineage import registry
-from lineage.run import Run
+from lineage.run import Run, default_device
 
 
 DIVERGED_FACTOR = 100.0  # a smoothed |loss| this many times its best (or 1, if the best is smaller) is diverging
@@ -61,6 +61,33 @@ class EMA:
                 self.shadow[k].copy_(v)
 
 
+class DivergenceWatch:
+    """Each loss smoothed (``s <- 0.9 s + 0.1 |loss|``) and its best value: a loss whose smoothed size
+    passes ``DIVERGED_FACTOR`` times its best (or 1, if the best is smaller) is diverging. The NaN guard
+    catches values that stop being finite; a loss of 1e7 is finite."""
+
+    def __init__(self):
+        self.smoothed, self.best, self.reported = {}, {}, set()
+
+    def update(self, logs: dict, who: str, latest) -> list[str]:
+        """A warning for each loss of ``logs`` (one step's) that has just started to diverge, once per
+        loss; ``latest()`` gives the checkpoint to go back to."""
+        news = []
+        for key, value in logs.items():
+            if not key.startswith("loss"):
+                continue
+            s = self.smoothed[key] = 0.9 * self.smoothed.get(key, abs(value)) + 0.1 * abs(value)
+            best = self.best[key] = min(self.best.get(key, s), s)
+            if s > DIVERGED_FACTOR * max(best, 1.0) and key not in self.reported:
+                self.reported.add(key)
+                ckpt = latest()
+                news.append(f"{who}: {key} is diverging - {value:.3g} at step {logs['step']}, over "
+                            f"{DIVERGED_FACTOR:g} times its best ({best:.3g}); resume from a checkpoint before it "
+                            f"({ckpt.name if ckpt else 'none yet'}) with --resume and a lower train.lr or a "
+                            f"train.grad_clip")
+        return news
+
+
 class Trainer:
     def __init__(self, model_name: str, cfg: cfgmod.RunConfig, out: str | Path, resume: bool = False,
                  progress: bool = True):
@@ -71,33 +98,26 @@ class Trainer:
         if tc.threads:
             torch.set_num_threads(tc.threads)
         check_device(tc.device)
-        # cpu=True also where the CPU is all there is: without it, processes started by `accelerate launch`
-        # on a machine with no GPU do not join one group - each trains alone, all into the same run folder
-        from lineage.run import default_device
-
+        # cpu=True where the CPU is all there is, or `accelerate launch`'s processes train alone, not as a group
         self.accelerator = Accelerator(cpu=tc.device == "cpu" or (tc.device == "auto" and default_device() == "cpu"))
         self.device = self.accelerator.device
-        if self.accelerator.is_main_process:
-            self.run = Run.start(out, model_name, cfg, resume)
+        main = self.accelerator.is_main_process
+        self.run = Run.start(out, model_name, cfg, resume) if main else Run(out)
         self.accelerator.wait_for_everyone()  # the others read the run folder once the first has written it
-        if not self.accelerator.is_main_process:
-            self.run = Run(out)
         self.out = self.run.path
         self.trainset, self.testset = self.run.data()
         torch.manual_seed(tc.seed)
         model = self.entry.build(cfg)
         self.parts = self.entry.steps(model)  # one optimizer per part of the step
         optimizers = make_optimizers(self.parts, tc)
-        # The model is moved, not wrapped: an entry's loss reaches into its model (a schedule, a mel front
-        # end), which a DistributedDataParallel wrapper would hide. Several processes (`accelerate launch`)
-        # stay in step the plain way instead: each starts from the same seed, and each update uses the
-        # gradient averaged over all of them (`_update`).
+        # moved, not wrapped: a loss reaches into its model (a schedule, a mel front end), which a
+        # DistributedDataParallel wrapper hides; processes stay in step by one seed and averaged gradients
         self.model = model.to(self.device)
         opts = self.accelerator.prepare(*optimizers.values())
         self.optimizers = dict(zip(optimizers, opts if len(optimizers) > 1 else [opts]))
         self.ema = EMA(self.model, tc.ema) if tc.ema > 0 else None
         self.step = 0
-        self._smoothed, self._best, self._warned = {}, {}, set()  # per loss: for the divergence warning
+        self.watch = DivergenceWatch()
         if resume and self.run.checkpoints:  # (a run that never wrote one was started afresh by Run.start)
             self._load_checkpoint()
 
@@ -125,7 +145,8 @@ class Trainer:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in last.items() if k != "step"}, refresh=False)
             if acc.is_main_process and (self.step % tc.log_every == 0 or self.step == tc.steps):
                 self.run.append_log({**last, "time": round(time.perf_counter() - t0, 3)})
-            self._watch(last)
+            for message in self.watch.update(last, f"train {self.entry.name}", lambda: self.run.latest):
+                warnings.warn(message, stacklevel=2)
             if self.step % tc.checkpoint_every == 0 or self.step == tc.steps:
                 self.save_checkpoint()
             if tc.sample_every and self.step % tc.sample_every == 0 and self.step < tc.steps:
@@ -137,21 +158,6 @@ class Trainer:
             self.write_samples()
         return last
 
-    def _watch(self, last: dict) -> None:
-        """Warn once per loss when its smoothed magnitude exceeds ``DIVERGED_FACTOR`` times its best so far:
-        the NaN guard only catches values that stop being finite, and a loss of 1e7 is finite."""
-        for key, value in last.items():
-            if not key.startswith("loss"):
-                continue
-            s = self._smoothed[key] = 0.9 * self._smoothed.get(key, abs(value)) + 0.1 * abs(value)
-            best = self._best[key] = min(self._best.get(key, s), s)
-            if s > DIVERGED_FACTOR * max(best, 1.0) and key not in self._warned:
-                self._warned.add(key)
-                latest = self.run.latest
-                warnings.warn(f"train {self.entry.name}: {key} is diverging - {value:.3g} at step {self.step}, over "
-                              f"{DIVERGED_FACTOR:g} times its best ({best:.3g}); resume from a checkpoint before "
-                              f"it ({latest.name if latest else 'none yet'}) with --resume and a lower train.lr "
-                              f"or a train.grad_clip", stacklevel=3)
 
     def _update(self, part, batch: dict) -> tuple[float, dict]:
         """One optimizer step of ``part`` on ``batch``, guarded against non-finite values."""

@@ -139,3 +139,15 @@ def test_upstream_speed_names_a_path_that_is_not_a_checkout(tmp_path):
     assert done.returncode != 0
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("--diffwave ") and "checkout" in lines[0], lines
+
+
+def test_reliability_kills_a_run_mid_checkpoint_and_it_resumes_bit_for_bit(tmp_path, data_root):
+    """Two of the benchmark's kill points: between a checkpoint's rename and the `latest` pointer's
+    (the 5th atomic rename), and inside a checkpoint's second safetensors file."""
+    out = tmp_path / "reliability.md"
+    run_script("reliability.py", "--at", "replace:5", "save_file:2", "--work", tmp_path / "runs", "--out", out,
+               data_root=data_root)
+    kills = json.loads(out.with_suffix(".json").read_text())["kill_resume"]
+    assert kills["kills"] == 2 and kills["identical"] == 2
+    assert kills["partial_latest"] == 0 and kills["missing_samples"] == 0
+    assert "2 resumed to the uninterrupted run's losses and weights, bit for bit" in out.read_text()

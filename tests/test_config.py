@@ -20,7 +20,7 @@ def test_defaults_preset_and_overrides(tmp_path):
     ("model.channels=banana", ["model.channels", "'banana'", "integer"]),
     ("model.chanels=3", ["unknown key model.chanels", "did you mean model.channels"]),
     ("train.device=tpu", ["train.device", "'tpu'", "'cpu'"]),
-    ("train.steps=0", ["train.steps", ">= 1"]),
+    ("train.steps=0", ["train.steps", "from 1 to 1,000,000,000"]),
     ("data.pitch_range=[1, 'x']", ["data.pitch_range[1]", "integer"]),
     ("optim.lr=1", ["unknown section [optim]"]),
     ("steps=3", ["section.key=value"]),

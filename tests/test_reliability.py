@@ -12,7 +12,8 @@ import torch
 from lineage import registry
 from lineage.config import ConfigError, make_config
 from lineage.protocol import Step
-from lineage.run import Run, verify_checkpoint
+from lineage.checkpoint import verify as verify_checkpoint
+from lineage.run import Run
 from lineage.train import Trainer, TrainingDiverged
 
 
@@ -142,7 +143,7 @@ def test_a_failed_checkpoint_write_leaves_the_last_one_whole(three_checkpoints, 
     and the last good one; nothing partial is left, and the last good one still verifies."""
     import errno
 
-    import lineage.run as run_module
+    import lineage.checkpoint as run_module
 
     run, _ = three_checkpoints
     before = sorted(p.name for p in (run / "checkpoints").iterdir())

@@ -15,7 +15,8 @@ from safetensors.torch import load_file
 from lineage import registry
 from lineage.config import make_config
 from lineage.protocol import Step
-from lineage.run import Run, flatten, unflatten
+from lineage.checkpoint import flatten, unflatten
+from lineage.run import Run
 from lineage.train import EMA, Trainer, TrainingDiverged
 
 
