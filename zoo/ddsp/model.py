@@ -47,10 +47,10 @@ from zoo.ddsp import features, processors
 class Config:
     hidden: int = field(default=128, metadata={"min": 1})  # MLP width (paper: 512)
     gru: int = field(default=128, metadata={"min": 1})  # GRU units (paper: 512)
-    mlp_layers: int = field(default=3, metadata={"min": 1})
+    mlp_layers: int = field(default=3, metadata={"min": 1, "max": 64})
     n_harmonics: int = field(default=60, metadata={"min": 1})  # paper: 100 at 16 kHz
     noise_bands: int = field(default=65, metadata={"min": 2})  # paper: 65 magnitudes per frame
-    reverb_seconds: float = field(default=0.25, metadata={"min": 0.0})  # paper: 3 s; 0 = no reverb
+    reverb_seconds: float = field(default=0.25, metadata={"min": 0.0, "max": 10.0})  # paper: 3 s; 0 = no reverb
     frame_rate: int = field(default=250, metadata={"min": 1})  # paper: 250 Hz at 16 kHz (hop 64)
     fft_sizes: list[int] = field(default_factory=lambda: list(features.FFT_SIZES))
     cond_keys: list[str] = field(default_factory=lambda: ["pitch"])  # for `sample`: f0 from a MIDI label

@@ -45,11 +45,11 @@ FAST_BASE = [1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5]  # the paper's T_infer = 6 schedu
 @dataclass
 class Config:
     channels: int = field(default=64, metadata={"min": 1})  # C (paper BASE: 64)
-    layers: int = field(default=30, metadata={"min": 1})  # L (paper: 30)
-    dilation_cycle: int = field(default=10, metadata={"min": 1})  # dilations 1..512, three times
-    diffusion_steps: int = field(default=50, metadata={"min": 1})  # T for training (paper BASE: 50)
-    beta_start: float = 1e-4
-    beta_end: float = 0.05
+    layers: int = field(default=30, metadata={"min": 1, "max": 256})  # L (paper: 30)
+    dilation_cycle: int = field(default=10, metadata={"min": 1, "max": 16})  # dilations 1..512, three times
+    diffusion_steps: int = field(default=50, metadata={"min": 1, "max": 100_000})  # T for training (paper BASE: 50)
+    beta_start: float = field(default=1e-4, metadata={"min": 1e-9, "max": 0.999})  # a variance in (0, 1)
+    beta_end: float = field(default=0.05, metadata={"min": 1e-9, "max": 0.999})
     fast_betas: list[float] = field(default_factory=lambda: list(FAST_BASE))
     cond_keys: list[str] = field(default_factory=list)  # e.g. ["class"] for class-conditional digits
     cond_classes: list[int] = field(default_factory=list)

@@ -64,7 +64,7 @@ class Config:
     hop: int = field(default=512, metadata={"min": 1})  # paper: n_fft / 4, 75% overlap
     frames: int = field(default=128, metadata={"min": 2})  # time columns; clip: (frames - 1) * hop samples
     mel: bool = False  # IF-Mel: both channels on a mel axis of F rows (the authors' released model)
-    critic_steps: int = field(default=1, metadata={"min": 1})  # critic updates per generator update
+    critic_steps: int = field(default=1, metadata={"min": 1, "max": 100})  # critic updates per generator update
     gp_weight: float = field(default=10.0, metadata={"min": 0.0})  # lambda of the gradient penalty
     drift: float = field(default=0.001, metadata={"min": 0.0})  # eps_drift * D(real)^2 (progressive GAN)
     aux_weight: float = field(default=10.0, metadata={"min": 0.0})  # weight of the AC-GAN pitch loss
@@ -192,6 +192,8 @@ class GANSynth(nn.Module):
                              f"must have the same length")
         if cfg.n_fft % 2:
             raise ValueError(f"model.n_fft must be even, got {cfg.n_fft}")
+        if not cfg.channels:
+            raise ValueError("model.channels is empty: it needs one width per resolution, e.g. [64, 32, 16]")
         self.cfg, self.sample_rate = cfg, sample_rate
         self.n_bins = cfg.n_fft // 2  # F: the Nyquist bin is dropped
         self.length = (cfg.frames - 1) * cfg.hop  # a centred STFT of this many samples has `frames` frames

@@ -51,15 +51,15 @@ from zoo.wavenet.model import loss as wavenet_loss
 class Config:
     # encoder
     enc_channels: int = field(default=32, metadata={"min": 1})
-    enc_cycle: int = field(default=8, metadata={"min": 1})  # dilations 1, 2, ..., 2^(cycle-1) (kernel 3)
-    enc_stacks: int = field(default=1, metadata={"min": 1})
+    enc_cycle: int = field(default=8, metadata={"min": 1, "max": 16})  # dilations 1, 2, ..., 2^(cycle-1) (kernel 3)
+    enc_stacks: int = field(default=1, metadata={"min": 1, "max": 64})
     bottleneck: int = field(default=16, metadata={"min": 1})  # embedding channels D (paper: 16)
     hop: int = field(default=256, metadata={"min": 1})  # pooling stride: 32 ms at 8 kHz (paper: 512 at 16 kHz)
     # decoder: a WaveNet (see zoo/wavenet) with local conditioning on the upsampled embedding
     channels: int = field(default=32, metadata={"min": 1})
     skip_channels: int = field(default=64, metadata={"min": 1})
-    dilation_cycle: int = field(default=8, metadata={"min": 1})
-    stacks: int = field(default=2, metadata={"min": 1})
+    dilation_cycle: int = field(default=8, metadata={"min": 1, "max": 16})
+    stacks: int = field(default=2, metadata={"min": 1, "max": 64})
     cond_keys: list[str] = field(default_factory=lambda: ["pitch"])  # the paper conditions on pitch
     cond_classes: list[int] = field(default_factory=lambda: [128])
     cond_channels: int = field(default=32, metadata={"min": 1})

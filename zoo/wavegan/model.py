@@ -45,12 +45,12 @@ from lineage.protocol import Step
 class Config:
     latent: int = field(default=100, metadata={"min": 1})  # size of z (paper: 100)
     d: int = field(default=64, metadata={"min": 1})  # the model size d of tables 2 and 3 (paper: 64)
-    layers: int = field(default=5, metadata={"min": 1})  # stride-4 layers (paper: 5)
+    layers: int = field(default=5, metadata={"min": 1, "max": 16})  # stride-4 layers (paper: 5)
     start: int = field(default=16, metadata={"min": 1})  # frames after the dense layer (paper: 16)
     kernel: int = field(default=25, metadata={"min": 1})  # (paper: 25)
     stride: int = field(default=4, metadata={"min": 2})  # (paper: 4)
     phase_shuffle: int = field(default=2, metadata={"min": 0})  # n; 0 = off (paper: 2)
-    critic_steps: int = field(default=5, metadata={"min": 1})  # critic updates per generator update
+    critic_steps: int = field(default=5, metadata={"min": 1, "max": 100})  # critic updates per generator update
     gp_weight: float = field(default=10.0, metadata={"min": 0.0})  # lambda of the gradient penalty
 
     @property

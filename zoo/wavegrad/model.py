@@ -58,9 +58,9 @@ class Config:
     mel_channels: int = field(default=128, metadata={"min": 1})  # the first convolution (paper: 768)
     up_channels: list[int] = field(default_factory=lambda: [128, 64, 64, 32])  # per UBlock (paper: 512,512,256,128,128)
     down_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])  # input conv, then per DBlock
-    diffusion_steps: int = field(default=1000, metadata={"min": 1})  # the fine training schedule (paper: 1,000)
-    beta_start: float = 1e-6
-    beta_end: float = 0.01
+    diffusion_steps: int = field(default=1000, metadata={"min": 1, "max": 100_000})  # the fine training schedule (paper: 1,000)
+    beta_start: float = field(default=1e-6, metadata={"min": 1e-9, "max": 0.999})  # a variance in (0, 1)
+    beta_end: float = field(default=0.01, metadata={"min": 1e-9, "max": 0.999})
     fast_betas: list[float] = field(default_factory=lambda: list(FAST_6))
 
     @property

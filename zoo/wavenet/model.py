@@ -45,9 +45,9 @@ from lineage.protocol import single_step
 class Config:
     channels: int = field(default=32, metadata={"min": 1})  # residual channels C
     skip_channels: int = field(default=64, metadata={"min": 1})  # skip / output channels S
-    kernel_size: int = field(default=2, metadata={"min": 2})
-    dilation_cycle: int = field(default=8, metadata={"min": 1})  # dilations 1, 2, ..., 2^(cycle-1)
-    stacks: int = field(default=2, metadata={"min": 1})  # how many times the cycle repeats
+    kernel_size: int = field(default=2, metadata={"min": 2, "max": 64})
+    dilation_cycle: int = field(default=8, metadata={"min": 1, "max": 16})  # dilations 1, 2, ..., 2^(cycle-1)
+    stacks: int = field(default=2, metadata={"min": 1, "max": 64})  # how many times the cycle repeats
     quantization: int = field(default=256, metadata={"min": 2})  # mu-law classes (mu + 1)
     # labels to condition on: MIDI pitch, and "class" - the data set's own category (timbre for tones,
     # instrument family for notes, ...); drums have no pitch: cond_keys = ["class"], cond_classes = [16]
