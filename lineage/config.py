@@ -134,7 +134,7 @@ def set_value(obj: Any, dotted: str, key: str, value: Any, source: str) -> None:
     setattr(obj, key, check_value(dotted, value, _resolve_type(type(obj), key), f.metadata, source))
 
 
-MAX_INT = 2**20  # the largest integer a field takes unless it states its own "max"
+MAX_INT = 2**20  # the largest integer a field takes unless it states its own "max" (the least: 0, or its "min")
 
 
 def check_value(dotted: str, value: Any, tp: Any, meta: Any, source: str) -> Any:
@@ -165,15 +165,16 @@ def check_value(dotted: str, value: Any, tp: Any, meta: Any, source: str) -> Any
     elif origin in (list, tuple):
         if not isinstance(value, list):
             raise bad(f"a list, e.g. {dotted}=[1, 2, 4]")
-        value = [check_value(f"{dotted}[{i}]", v, args[0], {}, source) for i, v in enumerate(value)]
+        value = [check_value(f"{dotted}[{i}]", v, args[0], meta, source) for i, v in enumerate(value)]  # bounds hold per item
     elif origin is dict:
         if not isinstance(value, dict):
             raise bad('a table, e.g. {timbre = ["sine"]}')
         value = {str(k): check_value(f"{dotted}.{k}", v, args[1], {}, source) for k, v in value.items()}
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         lo, hi = meta.get("min"), meta.get("max")
-        if hi is None and isinstance(value, int):
-            hi = MAX_INT  # a size, count or seed past this asks for more memory than any machine has
+        if isinstance(value, int):  # sizes, counts and seeds: none is negative, and past MAX_INT no machine copes
+            lo = 0 if lo is None else lo
+            hi = MAX_INT if hi is None else hi
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             span = f"from {lo:,} to {hi:,}" if lo is not None and hi is not None else \
                 f">= {lo:,}" if lo is not None else f"<= {hi:,}"
