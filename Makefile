@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup data demo test unit notebooks nbexec book lab bench bench-diffusion bench-gans bench-table cards clean golden-ddsp
+.PHONY: setup data demo test unit notebooks nbexec book lab bench bench-diffusion bench-gans bench-reliability bench-table cards clean golden-ddsp
 
 setup: $(STAMP)
 
@@ -78,6 +78,10 @@ bench-diffusion: $(STAMP)
 # Each GAN's tiny preset from three seeds, checked for divergence, silence and mode collapse.
 bench-gans: $(STAMP)
 	$(PY) benchmarks/gan_stability.py --models wavegan gansynth --seeds 0 1 2
+
+# Kill and resume at every kind of moment (24 SIGKILLs), then reliability.md.
+bench-reliability: $(STAMP)
+	$(PY) benchmarks/reliability.py --kills 24
 
 # The zoo's comparison table on `digits` (tiny presets), kept in benchmarks/results/ for chapter 90.
 BENCH_OUT := runs/bench/digits-tiny

@@ -93,9 +93,13 @@ def load_toml(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{path}: preset file not found")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML ({err})") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); a preset is a TOML file") from None
+    except RecursionError:  # tomllib parses nested arrays recursively
+        raise ConfigError(f"{path}: arrays nested too deeply to be a preset") from None
 
 
 def apply_dict(cfg: RunConfig, values: dict, source: str = "config") -> None:
@@ -117,6 +121,8 @@ def apply_override(cfg: RunConfig, item: str) -> None:
     section, key = dotted.strip().split(".", 1)
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
+    except RecursionError:
+        raise ConfigError(f"--set {dotted.strip()}: arrays nested too deeply") from None
     except tomllib.TOMLDecodeError:
         value = raw
     set_value(_section(cfg, section, "--set"), f"{section}.{key}", key, value, "--set")

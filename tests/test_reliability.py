@@ -160,6 +160,36 @@ def test_a_failed_checkpoint_write_leaves_the_last_one_whole(three_checkpoints, 
     assert verify_checkpoint(Run(run).latest) is None
 
 
+def test_a_really_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(tmp_path, tiny_overrides, capsys):
+    """The same on a real full disk: a 4 MiB tmpfs (skipped where mounting one is not allowed), filled
+    after the first checkpoint to 16 KiB short of full, so the next checkpoint cannot be written."""
+    import os
+    import subprocess
+
+    from lineage.cli import main
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs is not allowed here")
+    try:
+        sets = [o for o in tiny_overrides if not o.startswith("train.steps")]
+        argv = ["train", "wavenet", "--quiet", "--out", str(disk / "run"), "--set", *sets]
+        assert main([*argv, "train.steps=2"]) == 0
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "filler").write_bytes(b"\0" * (free - 16 * 1024))
+        capsys.readouterr()
+        assert main([*argv, "train.steps=6", "--resume"]) != 0
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("lineage: error:") and "\n" not in err and "No space left on device" in err, err
+        assert "the last good one is step_0000002" in err
+        run = Run(disk / "run")
+        assert run.latest.name == "step_0000002" and verify_checkpoint(run.latest) is None
+        assert not list((disk / "run" / "checkpoints").glob(".tmp*"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
 def test_a_symlink_planted_at_a_temporary_checkpoint_name_is_never_followed(tmp_path, tiny_overrides):
     victim = tmp_path / "victim"
     victim.mkdir()
@@ -290,3 +320,17 @@ def test_two_processes_train_as_one_and_resume_exactly(tmp_path, tiny_overrides,
     trainer(tmp_path / "alone", tiny_overrides).fit()
     alone = Run(tmp_path / "alone").model(device="cpu").state_dict()
     assert not all(torch.equal(pair[k], alone[k]) for k in pair), "the second process's batches were not used"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[model]\nchannels = " + "[" * 3000 + "]" * 3000 + "\n", "arrays nested too deeply to be a preset"),
+    (b"[model]\nchannels = 3\n\xff\xfe", "not UTF-8 text"),
+])
+def test_a_malformed_preset_is_one_line_naming_the_file(tmp_path, text, message):
+    preset = tmp_path / "bad.toml"
+    preset.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=f"{preset}: {message}") as err:
+        registry.load("wavenet").config(str(preset))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="--set model.channels: arrays nested too deeply"):
+        registry.load("wavenet").config("tiny", None, ["model.channels=" + "[" * 3000 + "]" * 3000])
