@@ -334,3 +334,51 @@ def test_a_malformed_preset_is_one_line_naming_the_file(tmp_path, text, message)
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="--set model.channels: arrays nested too deeply"):
         registry.load("wavenet").config("tiny", None, ["model.channels=" + "[" * 3000 + "]" * 3000])
+
+
+# -- hostile files --------------------------------------------------------------------------------------
+
+class _Payload:
+    """Unpickling this writes a marker file: the proof that a planted pickle ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return (Path.write_text, (Path(self.marker), "ran"))
+
+
+def test_pickles_planted_where_files_are_read_never_run(tmp_path, tiny_overrides, data_root):
+    """A pickle payload in the DDSP feature cache (an .npz holding an object array), and payloads under
+    the names other tools give their checkpoints in a run folder: training, resuming and loading read
+    around them, and none runs. (The music21 scratch folder: tests/test_chorales_data.py.)"""
+    import pickle
+
+    import numpy as np
+
+    from lineage.data.clipset import ClipSet
+    from zoo.ddsp import model as ddsp
+
+    marker = tmp_path / "payload-ran"
+    payload = np.array([_Payload(marker)], dtype=object)
+    # the DDSP features of two short notes, with a payload planted at the cache's own name
+    cfg = registry.load("ddsp").config("tiny")
+    t = np.arange(3200) / 16000
+    clips = ClipSet("planted", 16000, np.stack([0.5 * np.sin(2 * np.pi * f * t) for f in (220, 330)]).astype(np.float32),
+                    {}, {})
+    cache = data_root / ".features" / f"ddsp-planted-{ddsp._feature_key(clips, 16000 // cfg.model.frame_rate)}.npz"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, f0_hz=payload, loudness_db=payload)  # np.savez pickles object arrays
+    features = ddsp.prepare(cfg, clips)
+    assert not marker.exists() and np.isfinite(features.values["f0_hz"]).all()
+    # a run folder with payloads under the names other trainers use
+    run = tmp_path / "run"
+    trainer(run, tiny_overrides + ["train.steps=2"]).fit()
+    for name in ("checkpoints/step_0000002/model.pt", "checkpoints/step_0000002/optimizer.pkl", "checkpoint.pt",
+                 "samples/step_0000002/state.pkl"):
+        (run / name).write_bytes(pickle.dumps(_Payload(marker)))
+    trainer(run, tiny_overrides, resume=True).fit()
+    Run(run).model(device="cpu")
+    assert not marker.exists()

@@ -31,6 +31,8 @@ feed them to a decoder trained on a violin. The decoder only knows how a violin 
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -125,10 +127,16 @@ def prepare(cfg, clips) -> Features:
     hop = cfg.data.sample_rate // cfg.model.frame_rate
     key = _feature_key(clips, hop)
     path = data_root() / ".features" / f"ddsp-{clips.name}-{key}.npz"
+    f0 = ld = None
     if path.is_file():
-        with np.load(path) as cached:
-            f0, ld = cached["f0_hz"], cached["loudness_db"]
-    else:
+        try:  # numbers only (allow_pickle stays False); a cache that is not what was written is rebuilt
+            with np.load(path) as cached:
+                f0, ld = cached["f0_hz"], cached["loudness_db"]
+            if f0.shape != ld.shape or len(f0) != len(clips) or not np.isfinite(f0).all():
+                f0 = ld = None
+        except (OSError, ValueError, KeyError):
+            f0 = ld = None
+    if f0 is None:
         pitch = clips.labels.get("pitch")
         fallback = midi_to_hz(pitch) if pitch is not None else np.full(len(clips), 220.0)
         f0 = np.stack([features.f0_pyin(clip, clips.sample_rate, hop, fallback[i])
@@ -136,9 +144,10 @@ def prepare(cfg, clips) -> Features:
         with torch.no_grad():
             ld = features.loudness(torch.from_numpy(clips.audio), clips.sample_rate, cfg.model.frame_rate).numpy()
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, f0_hz=f0, loudness_db=ld)
-        tmp.replace(path)  # atomic: a half-written cache is never read
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")  # private, unique
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, f0_hz=f0, loudness_db=ld)
+        os.replace(tmp, path)  # atomic: a half-written cache is never read
     return Features(hop, {"f0_hz": f0.astype(np.float32), "loudness_db": ld.astype(np.float32)})
 
 
