@@ -24,7 +24,11 @@ random bytes, lying headers, non-finite and absurd samples, many channels) and r
 that every data set goes through; each must load or be refused in one line, and no non-finite sample may
 come out.
 
-    python benchmarks/reliability.py [--kills 24] [--out benchmarks/results/reliability.md]
+    python benchmarks/reliability.py [--kills 24] [--examples 200] [--sections kill fuzz files] [--out FILE.md]
+
+The third section runs the tests that plant hostile files (pickle payloads where the code or its
+libraries read files, symlinks at temporary names), reach outside a data set, and fill a disk, and
+keeps their outcomes.
 """
 
 from __future__ import annotations
@@ -130,10 +134,103 @@ def kill_and_resume(kills: int, work: Path, env: dict, seed: int = 0, at: list[t
             "missing_samples": sum(r["final_samples"] != 2 for r in rows)}
 
 
+def fuzz(examples: int, work: Path) -> dict:
+    """The fuzz tests' strategies (tests/test_fuzz.py), run longer and counted instead of asserted."""
+    from collections import Counter
+
+    import numpy as np
+    from hypothesis import given, settings
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import test_fuzz as F
+
+    from lineage import audio as A
+    from lineage.config import ConfigError
+
+    def one_line(err, key) -> bool:
+        return "\n" not in str(err) and key in str(err)
+
+    configs, files = Counter(), Counter()
+    once = settings(max_examples=examples, deadline=None, derandomize=True, database=None)
+    for entry, section, key in F.FIELDS:
+        dotted = f"{section}.{key}"
+
+        @once
+        @given(value=F.values)
+        def config(value):
+            try:
+                cfg = F.ENTRIES[entry].config("tiny", None, [f"{dotted}={F.toml(value)}"])
+            except ConfigError as err:
+                configs["refused in one line naming the key" if one_line(err, dotted) else "other error"] += 1
+                return
+            except Exception:  # noqa: BLE001 - counted, not raised
+                configs["traceback"] += 1
+                return
+            if section != "model":
+                configs["accepted"] += 1
+                return
+            try:
+                with F.memory_ceiling():
+                    F.ENTRIES[entry].build(cfg)
+                configs["accepted, and the model built"] += 1
+            except (ConfigError, ValueError) as err:
+                configs["refused in one line when built" if one_line(err, "model") else "other error"] += 1
+            except Exception:  # noqa: BLE001
+                configs["traceback"] += 1
+
+        config()
+
+    @settings(max_examples=examples * 20, deadline=None, derandomize=True, database=None)
+    @given(m=F.mutations)
+    def audio(m):
+        path = work / "clip.wav"
+        path.write_bytes(F.mutate(m))
+        try:
+            clip = A.load(path, sample_rate=16000, mono=True, seconds=1.0)
+        except ValueError as err:
+            files["refused in one line naming the file" if one_line(err, str(path)) else "other error"] += 1
+            return
+        except Exception:  # noqa: BLE001
+            files["crash"] += 1
+            return
+        finite = bool(np.isfinite(clip).all()) and np.abs(clip).max(initial=0) <= A.MAX_PEAK
+        files["loaded, finite" if finite else "non-finite samples reached the caller"] += 1
+
+    audio()
+    return {"fields": len(F.FIELDS), "configs": dict(configs), "files": dict(files)}
+
+
+# the tests that plant hostile files, reach outside a data set, and fill a disk: run, and their outcomes kept
+FILE_TESTS = [
+    "tests/test_chorales_data.py::test_a_pickle_planted_in_music21s_scratch_folder_never_runs",
+    "tests/test_reliability.py::test_pickles_planted_where_files_are_read_never_run",
+    "tests/test_reliability.py::test_a_symlink_planted_at_a_temporary_checkpoint_name_is_never_followed",
+    "tests/test_data.py::test_a_manifest_cannot_name_a_file_outside_its_data_set",
+    "tests/test_reliability.py::test_a_failed_checkpoint_write_leaves_the_last_one_whole",
+    "tests/test_reliability.py::test_a_really_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint",
+]
+
+
+def file_tests(work: Path, env: dict) -> list[dict]:
+    import xml.etree.ElementTree as ET
+
+    report = work / "files.xml"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
+                    *FILE_TESTS], cwd=ROOT, env=env, capture_output=True)
+    rows = []
+    for case in ET.parse(report).iter("testcase"):
+        outcome = "failed" if case.find("failure") is not None or case.find("error") is not None else \
+            "skipped" if case.find("skipped") is not None else "passed"
+        rows.append({"test": f"{case.get('classname').split('.')[-1]}::{case.get('name')}", "outcome": outcome})
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--kills", type=int, default=24)
     p.add_argument("--at", nargs="*", default=None, metavar="OP:K", help="kill only at these calls, e.g. replace:5")
+    p.add_argument("--examples", type=int, default=200, help="fuzzed values per config field (x20 audio files)")
+    p.add_argument("--sections", nargs="*", default=["kill", "fuzz", "files"])
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "reliability")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "reliability.md")
     args = p.parse_args()
@@ -143,24 +240,47 @@ def main() -> None:
     args.work.mkdir(parents=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     t0 = time.perf_counter()
-    at = [(op, int(k)) for op, k in (item.split(":") for item in args.at)] if args.at else None
-    kills = kill_and_resume(args.kills, args.work, env, at=at)
-    seconds = time.perf_counter() - t0
-    result = {"kill_resume": kills, "seconds": round(seconds, 1)}
+    result = {}
+    lines = ["# Reliability", "", "Written by `python benchmarks/reliability.py`; do not edit by hand.", ""]
+    if "kill" in args.sections:
+        at = [(op, int(k)) for op, k in (item.split(":") for item in args.at)] if args.at else None
+        kills = result["kill_resume"] = kill_and_resume(args.kills, args.work, env, at=at)
+        lines += ["## Kill and resume", "",
+                  f"{kills['kills']} runs killed with SIGKILL at {len(kills['runs'])} chosen moments; "
+                  f"{kills['identical']} resumed to the uninterrupted run's losses and weights, bit for bit; "
+                  f"{kills['partial_latest']} left a partial checkpoint named `latest`; "
+                  f"{kills['missing_samples']} finished without their final samples.", "",
+                  "| killed at | call | killed | `latest` whole after the kill | resumed | identical | final samples |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in kills["runs"]:
+            lines.append(f"| {r['operation']} | {r['call']} | {r['killed']} | {r['latest_whole_after_kill']} | "
+                         f"exit {r['resume_exit']} | {r['identical']} | {r['final_samples']} |")
+        lines.append("")
+    if "fuzz" in args.sections:
+        f = result["fuzz"] = fuzz(args.examples, args.work)
+        total_c, total_f = sum(f["configs"].values()), sum(f["files"].values())
+        lines += ["## Fuzzing (hypothesis)", "",
+                  f"{total_c:,} values tried over {f['fields']} config fields (every entry's model fields, the "
+                  f"shared data and train fields once):", "", "| outcome | values |", "|---|---|"]
+        lines += [f"| {k} | {v:,} |" for k, v in sorted(f["configs"].items())]
+        refused = sum(v for k, v in f["configs"].items() if k.startswith("refused"))
+        failed = refused + f["configs"].get("other error", 0) + f["configs"].get("traceback", 0)
+        lines += ["", f"Of the {failed:,} values that failed, {100 * refused / max(failed, 1):.0f}% failed with a "
+                  f"one-line error; tracebacks: {f['configs'].get('traceback', 0)}.", "",
+                  f"{total_f:,} mangled WAV files read as every data set reads them:", "",
+                  "| outcome | files |", "|---|---|"]
+        lines += [f"| {k} | {v:,} |" for k, v in sorted(f["files"].items())]
+        lines += ["", f"Crashes: {f['files'].get('crash', 0)}; files whose non-finite or absurd samples reached the "
+                  f"caller: {f['files'].get('non-finite samples reached the caller', 0)}.", ""]
+    if "files" in args.sections:
+        rows = result["files"] = file_tests(args.work, env)
+        lines += ["## Hostile files, traversals, full disks", "", "| test | outcome |", "|---|---|"]
+        lines += [f"| `{r['test']}` | {r['outcome']} |" for r in rows]
+        lines.append("")
+    result["seconds"] = round(time.perf_counter() - t0, 1)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    lines = ["# Reliability", "", "Written by `python benchmarks/reliability.py`; do not edit by hand.", "",
-             "## Kill and resume", "",
-             f"{kills['kills']} runs killed with SIGKILL at {len(kills['runs'])} chosen moments; "
-             f"{kills['identical']} resumed to the uninterrupted run's losses and weights, bit for bit; "
-             f"{kills['partial_latest']} left a partial checkpoint named `latest`; "
-             f"{kills['missing_samples']} finished without their final samples.", "",
-             "| killed at | call | killed | `latest` whole after the kill | resumed | identical | final samples |",
-             "|---|---|---|---|---|---|---|"]
-    for r in kills["runs"]:
-        lines.append(f"| {r['operation']} | {r['call']} | {r['killed']} | {r['latest_whole_after_kill']} | "
-                     f"exit {r['resume_exit']} | {r['identical']} | {r['final_samples']} |")
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[4:7]))
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -145,8 +145,8 @@ def test_reliability_kills_a_run_mid_checkpoint_and_it_resumes_bit_for_bit(tmp_p
     """Two of the benchmark's kill points: between a checkpoint's rename and the `latest` pointer's
     (the 5th atomic rename), and inside a checkpoint's second safetensors file."""
     out = tmp_path / "reliability.md"
-    run_script("reliability.py", "--at", "replace:5", "save_file:2", "--work", tmp_path / "runs", "--out", out,
-               data_root=data_root)
+    run_script("reliability.py", "--sections", "kill", "--at", "replace:5", "save_file:2",
+               "--work", tmp_path / "runs", "--out", out, data_root=data_root)
     kills = json.loads(out.with_suffix(".json").read_text())["kill_resume"]
     assert kills["kills"] == 2 and kills["identical"] == 2
     assert kills["partial_latest"] == 0 and kills["missing_samples"] == 0
