@@ -62,6 +62,12 @@ def write(folder: Path, step: int, weights: dict, ema: dict | None, optimizers: 
             shutil.rmtree(stale)
         else:
             stale.unlink()
+    # make room first: of the checkpoints older than the last good one, keep only those the new one leaves
+    # room for (keep - 2), so a disk that filled up can still take the next one; the last good one stays
+    good = newest_whole(folder)
+    older = [c for c in complete(folder) if good is not None and c.name < good.name]
+    for old in older[: max(len(older) - max(keep - 2, 0), 0)]:
+        shutil.rmtree(old)
     tmp = None
     try:
         tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".tmp_step_{step:07d}_"))  # private, unique name

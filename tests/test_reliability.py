@@ -156,7 +156,8 @@ def test_a_failed_checkpoint_write_leaves_the_last_one_whole(three_checkpoints, 
                                       r"the last good one is step_0000006") as err:
         Run(run).write_checkpoint(8, {"w": torch.zeros(2)}, None, {}, {}, keep=3)
     assert "\n" not in str(err.value)
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+    # the oldest checkpoint made room before the write (keep = 3: the new one and the two newest before it)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [n for n in before if n != "step_0000002"]
     assert verify_checkpoint(Run(run).latest) is None
 
 
@@ -186,8 +187,15 @@ def test_a_really_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(tmp_p
         run = Run(disk / "run")
         assert run.latest.name == "step_0000002" and verify_checkpoint(run.latest) is None
         assert not list((disk / "run" / "checkpoints").glob(".tmp*"))
+        # with two checkpoints kept, the older one makes room for the next: the same full disk takes it
+        (disk / "filler").unlink()
+        assert main([*argv, "train.steps=4", "--resume"]) == 0, capsys.readouterr().err
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "filler").write_bytes(b"\0" * (free - 16 * 1024))
+        assert main([*argv, "train.steps=6", "--resume"]) == 0
+        assert [c.name for c in Run(disk / "run").checkpoints] == ["step_0000004", "step_0000006"]
     finally:
-        subprocess.run(["umount", str(disk)], check=False)
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)  # the weights may still be mapped
 
 
 def test_a_symlink_planted_at_a_temporary_checkpoint_name_is_never_followed(tmp_path, tiny_overrides):
