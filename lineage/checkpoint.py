@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 from lineage.files import sha256, write_atomic
 
@@ -98,11 +98,11 @@ def write(folder: Path, step: int, weights: dict, ema: dict | None, optimizers: 
 
 def read(ckpt: Path, device: str = "cpu") -> dict:
     """``{"step", "weights", "ema" (or None), "optimizers", "rng", "path"}`` of the checkpoint ``ckpt``."""
-    tensors = load_file(ckpt / "state.safetensors")
+    tensors = _load(ckpt / "state.safetensors")
     meta = json.loads((ckpt / "state.json").read_text())
     ema = ckpt / "ema.safetensors"
-    return {"path": ckpt, "step": meta["step"], "weights": load_file(ckpt / "model.safetensors", device=device),
-            "ema": load_file(ema, device=device) if ema.is_file() else None,
+    return {"path": ckpt, "step": meta["step"], "weights": _load(ckpt / "model.safetensors", device),
+            "ema": _load(ema, device) if ema.is_file() else None,
             "optimizers": unflatten(meta["optimizers"], tensors),
             "rng": {k: v for k, v in tensors.items() if k.startswith("rng.")}}
 
@@ -166,6 +166,12 @@ def unflatten(skeleton, tensors: dict[str, torch.Tensor]):
     if "list" in skeleton:
         return [unflatten(v, tensors) for v in skeleton["list"]]
     return skeleton["value"]
+
+
+def _load(path: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """A safetensors file read into memory of its own - not mapped, so that pruning the checkpoint later
+    frees its disk space at once (a mapped file keeps its blocks while the resumed run lives)."""
+    return {k: v.to(device) for k, v in load(path.read_bytes()).items()}
 
 
 def _contiguous(tensors: dict) -> dict:
