@@ -158,7 +158,6 @@ class Trainer:
             self.write_samples()
         return last
 
-
     def _update(self, part, batch: dict) -> tuple[float, dict]:
         """One optimizer step of ``part`` on ``batch``, guarded against non-finite values."""
         loss, logs = part.loss(self.model, batch)
@@ -218,8 +217,7 @@ class Trainer:
             {part: opt.state_dict() for part, opt in self.optimizers.items()}, rng, self.cfg.train.keep_checkpoints)
 
     def _load_checkpoint(self) -> None:
-        device = "cpu" if self.device.type == "cpu" else str(self.device)  # safetensors reads no "cpu:0"
-        ckpt = self.run.read_checkpoint(device=device)
+        ckpt = self.run.read_checkpoint(device=str(self.device))
         self.accelerator.unwrap_model(self.model).load_state_dict(ckpt["weights"])
         if self.ema is not None and ckpt["ema"] is not None:
             self.ema.shadow = ckpt["ema"]
