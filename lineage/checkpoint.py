@@ -64,10 +64,11 @@ def write(folder: Path, step: int, weights: dict, ema: dict | None, optimizers: 
             stale.unlink()
     # make room first: of the checkpoints older than the last good one, keep only those the new one leaves
     # room for (keep - 2), so a disk that filled up can still take the next one; the last good one stays
-    good = newest_whole(folder)
-    older = [c for c in complete(folder) if good is not None and c.name < good.name]
-    for old in older[: max(len(older) - max(keep - 2, 0), 0)]:
-        shutil.rmtree(old)
+    if len(complete(folder)) >= keep:  # (otherwise the new one pushes none out, and nothing is verified)
+        good = newest_whole(folder)
+        older = [c for c in complete(folder) if c.name < good.name] if good else []
+        for old in older[: max(len(older) - max(keep - 2, 0), 0)]:
+            shutil.rmtree(old)
     tmp = None
     try:
         tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".tmp_step_{step:07d}_"))  # private, unique name
