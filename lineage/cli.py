@@ -25,8 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    from lineage.train import TrainingDiverged
-
     # a warning is one line, like an error (a skipped checkpoint, a diverging loss, a restarted run)
     warnings.formatwarning = lambda message, category, *rest, **kw: f"lineage: warning: {message}\n"
     try:
@@ -37,105 +35,157 @@ def main(argv: list[str] | None = None) -> int:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"lineage: error: {msg}", file=sys.stderr)
         return 2
-    except TrainingDiverged as err:
+    except Exception as err:
+        train = sys.modules.get("lineage.train")  # a diverged run comes from there (imported only to train)
+        if train is None or not isinstance(err, train.TrainingDiverged) or os.environ.get("LINEAGE_DEBUG"):
+            raise
         print(f"lineage: error: {err}", file=sys.stderr)
         return 1
 
 
+class _Parser(argparse.ArgumentParser):
+    """Wrong invocations end like every other user error: one line, naming what to fix, status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _sub(sub, name: str, help: str, examples: str, func) -> argparse.ArgumentParser:
+    """A subcommand whose help shows every default and ends with examples."""
+    s = sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                       epilog="examples:\n" + "\n".join(f"  {line}" for line in examples.strip().splitlines()),
+                       formatter_class=_Formatter)
+    s.set_defaults(func=func)
+    return s
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every option's default shown, unless its help already tells it."""
+
+    def _get_help_string(self, action):
+        help = action.help or ""
+        unset = action.default is None or action.default is False or action.default == [] \
+            or action.default == argparse.SUPPRESS
+        if "default" in help or unset or not action.option_strings:
+            return help
+        return f"{help} (default: {action.default})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lineage", description="The lineage of neural audio generation.")
-    sub = p.add_subparsers(metavar="COMMAND")
+    from lineage import __version__
 
-    s = sub.add_parser("list", help="zoo entries with year and family")
-    s.set_defaults(func=cmd_list)
+    p = _Parser(prog="lineage", description="The lineage of neural audio generation: train, sample, judge and "
+                "hear the zoo's models.", formatter_class=_Formatter,
+                epilog="examples:\n  lineage demo                      # every entry's shipped weights, heard at "
+                       "once\n  lineage sample wavenet -n 4       # four notes from WaveNet's shipped weights\n"
+                       "  lineage train wavenet             # train the tiny preset (a few CPU minutes)\n\n"
+                       "`lineage COMMAND --help` tells more of each command.")
+    p.add_argument("--version", action="version", version=f"lineage {__version__}")
+    sub = p.add_subparsers(metavar="COMMAND", parser_class=_Parser)
 
-    s = sub.add_parser("timeline", help="the lineage, system by system")
-    s.set_defaults(func=cmd_timeline)
+    _sub(sub, "list", "zoo entries with year, family and presets", "lineage list", cmd_list)
+    _sub(sub, "timeline", "the lineage, system by system", "lineage timeline", cmd_timeline)
 
-    s = sub.add_parser("data", help="build and inspect data sets")
-    dsub = s.add_subparsers(metavar="ACTION", required=True)
-    d = dsub.add_parser("list", help="data sets that can be built")
-    d.set_defaults(func=cmd_data_list)
-    d = dsub.add_parser("build", help="build (or finish building) a data set")
-    d.add_argument("name")
-    d.add_argument("--size", type=int, default=None)
-    d.add_argument("--seed", type=int, default=0)
-    d.set_defaults(func=cmd_data_build)
-    d = dsub.add_parser("info", help="what a built data set holds")
-    d.add_argument("name")
-    d.set_defaults(func=cmd_data_info)
+    s = _sub(sub, "data", "build and inspect data sets", "lineage data list\nlineage data build tones\n"
+             "lineage data info tones", None)
+    dsub = s.add_subparsers(metavar="ACTION", required=True, parser_class=_Parser)
+    _sub(dsub, "list", "data sets that can be built", "lineage data list", cmd_data_list)
+    d = _sub(dsub, "build", "build (or finish building) a data set", "lineage data build tones\n"
+             "lineage data build digits --size 500", cmd_data_build)
+    d.add_argument("name", help="tones, notes, drums, digits or chorales (`lineage data list`)")
+    d.add_argument("--size", type=int, default=None, help="clips to build (default: the recipe's size)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the build")
+    d = _sub(dsub, "info", "what a built data set holds", "lineage data info tones", cmd_data_info)
+    d.add_argument("name", help="a built data set")
 
-    s = sub.add_parser("train", help="train a zoo entry")
-    s.add_argument("model")
-    s.add_argument("--preset", default="tiny", help="tiny, gpu, or a path to a .toml file")
-    s.add_argument("--data", default=None, help="data set (same as --set data.name=...)")
-    s.add_argument("--out", default=None, help="run folder (default runs/MODEL-PRESET)")
+    s = _sub(sub, "train", "train a zoo entry", "lineage train wavenet\nlineage train wavenet --preset small -o "
+             "runs/wn\nlineage train wavenet -o runs/wn --resume --set train.steps=3000\n"
+             "lineage train diffwave --data digits --set train.lr=5e-4 model.channels=64", cmd_train)
+    s.add_argument("model", help="a zoo entry (`lineage list`)")
+    s.add_argument("--preset", default="tiny", help="tiny, small, gpu (`lineage list`), or a path to a .toml file")
+    s.add_argument("--data", default=None, help="another data set (same as --set data.name=...)")
+    s.add_argument("-o", "--out", default=None, help="run folder (default: runs/MODEL-PRESET)")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    nargs="+", help="override config values, e.g. --set train.steps=100 model.channels=64")
     s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", help="generate WAVs from a trained run")
-    s.add_argument("run", help="a run folder, or a Hugging Face Hub repository id holding one")
-    s.add_argument("-n", type=int, default=8)
-    s.add_argument("--seconds", type=float, default=1.0)
-    s.add_argument("--seed", type=int, default=0)
+    s = _sub(sub, "sample", "generate WAVs from a trained run or an entry's shipped weights",
+             "lineage sample wavenet -n 4                 # shipped weights: no training\n"
+             "lineage sample runs/wavenet-tiny -n 4 --seconds 1 --cond pitch=60 --cond timbre=saw\n"
+             "lineage sample owner/name --device cuda      # a run folder on the Hugging Face Hub", cmd_sample)
+    s.add_argument("run", help="a run folder, a zoo entry's name (its shipped weights), or a Hugging Face Hub "
+                   "repository id holding a run folder")
+    s.add_argument("-n", "--n", type=int, default=8, help="clips to generate")
+    s.add_argument("--seconds", type=float, default=1.0, help="length of each clip")
+    s.add_argument("--seed", type=int, default=0, help="seed of the noise and of the drawn labels")
     s.add_argument("--cond", action="append", default=[], metavar="LABEL=VALUE",
                    help="conditioning label, e.g. --cond pitch=60 --cond timbre=saw (default: labels of real clips)")
-    s.add_argument("--out", default=None, help="folder for the WAVs (default RUN/samples/cli)")
+    s.add_argument("-o", "--out", default=None, help="folder for the WAVs (default: RUN/samples/cli, or "
+                   "runs/samples/NAME for shipped weights)")
     s.add_argument("--device", default=None, help="cpu, cuda, mps (default: what training would pick)")
-    s.set_defaults(func=cmd_sample)
 
-    s = sub.add_parser("eval", help="judge a run: classifier metrics, likelihood, pitch, speed -> metrics.json")
-    s.add_argument("run")
-    s.add_argument("--n", type=int, default=256, help="clips to generate (and real clips per real row)")
+    s = _sub(sub, "eval", "judge a run: classifier metrics, likelihood, pitch, speed -> metrics.json",
+             "lineage eval runs/wavenet-tiny\nlineage eval runs/wavenet-tiny -n 64 --no-speed", cmd_eval)
+    s.add_argument("run", help="a run folder")
+    s.add_argument("-n", "--n", type=int, default=256, help="clips to generate (and real clips per real row)")
     s.add_argument("--seconds", type=float, default=None, help="clip length (default: the data's clip length)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seed of the generated clips")
     s.add_argument("--no-speed", dest="speed", action="store_false", help="skip the RTF and training timings")
     s.add_argument("--device", default=None, help="cpu, cuda, mps (default: what training would pick)")
-    s.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("listen", help="write the comparative listening page for runs")
-    s.add_argument("runs", nargs="+")
-    s.add_argument("-o", "--output", default="listening.html")
-    s.set_defaults(func=cmd_listen)
+    s = _sub(sub, "listen", "write the comparative listening page for runs",
+             "lineage listen runs/wavenet-tiny runs/diffwave-tiny -o listening.html", cmd_listen)
+    s.add_argument("runs", nargs="+", help="run folders")
+    s.add_argument("-o", "--out", "--output", dest="out", default="listening.html", help="the page to write")
 
-    s = sub.add_parser("bench", help="benchmarks: the comparison table of the whole zoo")
-    bsub = s.add_subparsers(metavar="ACTION", required=True)
-    b = bsub.add_parser("table", help="train (or reuse), evaluate and tabulate every model on one data set")
-    b.add_argument("--data", default="digits")
-    b.add_argument("--models", nargs="+", default=["all"], help="model names, or all (default)")
-    b.add_argument("--preset", default="tiny")
-    b.add_argument("--out", default=None, help="folder for runs and results (default runs/bench/DATA-PRESET)")
-    b.add_argument("--n", type=int, default=256)
-    b.add_argument("--seconds", type=float, default=None)
-    b.add_argument("--no-speed", dest="speed", action="store_false")
+    s = _sub(sub, "bench", "benchmarks: the comparison table of the whole zoo",
+             "lineage bench table --data digits --preset tiny --set data.sample_rate=8000", None)
+    bsub = s.add_subparsers(metavar="ACTION", required=True, parser_class=_Parser)
+    b = _sub(bsub, "table", "train (or reuse), evaluate and tabulate every model on one data set",
+             "lineage bench table --data digits --preset tiny --set data.sample_rate=8000\n"
+             "lineage bench table --data tones --models wavenet,diffwave -n 64", cmd_bench_table)
+    b.add_argument("--data", default="digits", help="the one data set every model trains on")
+    b.add_argument("--models", nargs="+", default=["all"], help="model names, or all")
+    b.add_argument("--preset", default="tiny", help="the preset every model trains")
+    b.add_argument("-o", "--out", default=None, help="folder for runs and results (default: runs/bench/DATA-PRESET)")
+    b.add_argument("-n", "--n", type=int, default=256, help="clips per evaluation")
+    b.add_argument("--seconds", type=float, default=None, help="clip length (default: the data's clip length)")
+    b.add_argument("--no-speed", dest="speed", action="store_false", help="skip the RTF and training timings")
     b.add_argument("--device", default=None, help="where models are evaluated (default: what training would pick)")
     b.add_argument("--set", dest="overrides", action="append", default=[], nargs="+",
                    metavar="SECTION.KEY=VALUE", help="overrides applied to every model's config")
-    b.set_defaults(func=cmd_bench_table)
 
-    s = sub.add_parser("tour", help="train every zoo entry's tiny preset and write a listening page")
-    s.add_argument("--out", default="runs/tour")
-    s.add_argument("--preset", default="tiny")
-    s.add_argument("-n", type=int, default=6)
-    s.add_argument("--seconds", type=float, default=0.5)
-    s.set_defaults(func=cmd_tour)
+    s = _sub(sub, "demo", "hear every entry's shipped weights on one page, no training (a few minutes)",
+             "lineage demo\nlineage demo -o runs/demo -n 2 --seconds 0.5", cmd_demo)
+    s.add_argument("-o", "--out", default="runs/demo", help="folder for the WAVs and listening.html")
+    s.add_argument("-n", "--n", type=int, default=4, help="clips per generating entry")
+    s.add_argument("--seconds", type=float, default=1.0, help="length of each generated clip")
+
+    s = _sub(sub, "tour", "train every zoo entry's tiny preset and write a listening page (about an hour on "
+             "2 CPU cores)", "lineage tour\nlineage tour -o runs/tour --preset tiny", cmd_tour)
+    s.add_argument("-o", "--out", default="runs/tour", help="folder for the runs and listening.html")
+    s.add_argument("--preset", default="tiny", help="the preset every entry trains")
+    s.add_argument("-n", "--n", type=int, default=6, help="clips per entry")
+    s.add_argument("--seconds", type=float, default=0.5, help="length of each clip")
     return p
 
 
 def cmd_list(args) -> None:
     """The zoo's entries in the order of the lineage: by year, then as `lineage.timeline.SYSTEMS` lists
-    them; an entry whose system the timeline does not know (one of your own) comes last."""
+    them; an entry whose system the timeline does not know (one of your own) comes last. Read from the
+    entries' files, nothing imported: it answers at once."""
     from lineage import registry, timeline
 
     order = {s.name: (s.year, i) for i, s in enumerate(timeline.SYSTEMS)}
-    for entry in sorted(registry.entries(), key=lambda e: (order.get(e.system, (float("inf"), 0)), e.name)):
+    listed = [registry.listing(name) for name in registry.names()]
+    for entry in sorted(listed, key=lambda e: (order.get(e.system, (float("inf"), 0)), e.name)):
         s = timeline.SYSTEMS[order[entry.system][1]] if entry.system in order else None
         year, family, name, what = ((s.year, s.family, s.name, s.introduced) if s else
                                     ("?", "-", entry.system, "not in lineage.timeline"))
-        print(f"{entry.name:<12} {year:<4}  {family:<18} {name}: {what}  (presets: {', '.join(entry.presets())})")
+        shipped = "; shipped weights: small" if entry.shipped else ""
+        print(f"{entry.name:<12} {year:<4}  {family:<18} {name}: {what}  (presets: {', '.join(entry.presets())}"
+              f"{shipped})")
 
 
 def cmd_timeline(args) -> None:
@@ -204,7 +254,7 @@ def cmd_sample(args) -> None:
     from lineage.run import Run
 
     run = Run.load(args.run)
-    dataset = run.data()[0]
+    dataset = run.labels()  # the training split, or the labels shipped weights keep
     cond = dataset.label_batch(args.n, seed=args.seed)
     for item in args.cond:
         key, _, value = item.partition("=")
@@ -223,7 +273,8 @@ def cmd_sample(args) -> None:
     t0 = time.perf_counter()
     audio = run.sample(args.n, args.seconds, seed=args.seed, cond=cond, device=args.device)
     wall = time.perf_counter() - t0
-    out = Path(args.out or run.path / "samples" / "cli")
+    shipped = (run.path / "provenance.json").is_file()  # weights kept beside the code: write elsewhere
+    out = Path(args.out or (Path("runs/samples") / run.entry.name if shipped else run.path / "samples" / "cli"))
     for i, a in enumerate(audio):
         save(out / f"{i:02d}.wav", a, run.sample_rate)
         print(f"{out / f'{i:02d}.wav'}  ({dataset.caption(cond, i)})")
@@ -247,8 +298,14 @@ def cmd_eval(args) -> None:
 def cmd_listen(args) -> None:
     from lineage import listen
 
-    page = listen.write_page([Path(r) for r in args.runs], Path(args.output))
+    page = listen.write_page([Path(r) for r in args.runs], Path(args.out))
     print(f"wrote {page}")
+
+
+def cmd_demo(args) -> None:
+    from lineage.demo import demo
+
+    demo(Path(args.out), n=args.n, seconds=args.seconds)
 
 
 def cmd_tour(args) -> None:

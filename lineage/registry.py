@@ -211,6 +211,46 @@ def names() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=GROUP))
 
 
+@dataclass
+class Listing:
+    """What ``lineage list`` tells of an entry - its system, presets and shipped weights - read from its
+    files without importing it (a zoo module imports torch, which takes seconds)."""
+
+    name: str
+    system: str
+    folder: Path
+
+    def presets(self) -> list[str]:
+        return sorted(p.stem for p in (self.folder / "presets").glob("*.toml"))
+
+    @property
+    def shipped(self) -> bool:
+        return (self.folder / "pretrained" / "config.json").is_file()
+
+
+def listing(name: str) -> Listing:
+    """The :class:`Listing` of entry ``name``: ``SYSTEM`` is read from the module's source when it is a
+    plain string there, else the module is imported."""
+    import ast
+    import importlib.util
+
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    if name not in found:
+        return _listing_of(load(name))  # the one-line error for an unknown name
+    spec = importlib.util.find_spec(found[name].value)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return _listing_of(load(name))
+    for node in ast.parse(Path(spec.origin).read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SYSTEM" for t in node.targets) \
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return Listing(name, node.value.value, Path(spec.origin).parent)
+    return _listing_of(load(name))
+
+
+def _listing_of(entry: Entry) -> Listing:
+    return Listing(entry.name, entry.system, entry.folder)
+
+
 def load(name: str) -> Entry:
     found = {ep.name: ep for ep in entry_points(group=GROUP)}
     if name not in found:

@@ -78,3 +78,54 @@ def test_the_tiny_preset_trains_on_other_data_sets(tmp_path, tiny_overrides, cap
     assert main(["train", "wavenet", "--data", "drums", "--quiet", "--out", str(tmp_path / "d2"),
                  "--set", *sets, "model.cond_keys=['pitch']", "model.cond_classes=[128]"]) == 2
     assert "model.cond_keys" in capsys.readouterr().err
+
+
+def test_help_and_list_import_no_torch():
+    """`lineage --help` and `lineage list` answer at once: they import neither torch nor a zoo module
+    (torch alone takes seconds to import). Checked by what is imported, not by a clock."""
+    code = ("import sys, contextlib, io\nfrom lineage.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['list'])\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "bad = [m for m in sys.modules if m == 'torch' or m.startswith('zoo.')]\nassert not bad, bad\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_torch_still_flushes_denormals_when_imported_later():
+    code = ("import sys\nimport lineage\nassert 'torch' not in sys.modules\nimport torch\n"
+            "assert float(torch.tensor([1e-39]) * 1.0) == 0.0\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_version_help_defaults_and_wrong_invocations(capsys):
+    import pytest
+
+    from lineage import __version__
+    from lineage.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"lineage {__version__}"
+    parser = build_parser()
+    subs = parser._subparsers._group_actions[0].choices
+    for name, sub in subs.items():
+        text = sub.format_help()
+        assert "examples:" in text, name
+        for action in sub._actions:
+            if action.option_strings and action.default not in (None, False, [], "==SUPPRESS=="):
+                assert "default" in (sub._get_formatter()._get_help_string(action) or ""), (name, action.dest)
+            if action.option_strings and action.dest != "help":
+                assert action.help, (name, action.dest)
+    # the same flag for the same thing: a count is -n, a destination -o/--out
+    for name, sub in subs.items():
+        flags = {f for a in sub._actions for f in a.option_strings}
+        assert "--output" not in flags or "-o" in flags, name
+        if "--out" in flags:
+            assert "-o" in flags, name
+    for argv in (["train", "wavenet", "--bogus"], ["frob"], ["sample"], ["eval", "x", "-n", "many"], ["data"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.count("\n") == 1 and "error:" in err, (argv, err)
