@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make demo` (the main job) and `make test` (every test).
+# Two commands on a fresh machine: `make demo` (hear every model at once) and `make test` (every test).
 # Both create .venv on first use and install the pinned set from constraints.txt.
 PYTHON ?= python3
 VENV := .venv
@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup data demo test unit notebooks nbexec book lab bench bench-diffusion bench-gans bench-reliability bench-table cards clean golden-ddsp
+.PHONY: setup data demo tour pretrain test unit notebooks nbexec book lab bench bench-diffusion bench-gans bench-reliability bench-table cards clean golden-ddsp
 
 setup: $(STAMP)
 
@@ -15,9 +15,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev,book]'
 	touch $(STAMP)
 
-# Train every zoo entry's tiny preset on `tones`, write WAVs and runs/tour/listening.html.
+# Every zoo entry's shipped weights heard on one page, runs/demo/listening.html: nothing is trained and no
+# data set is built (a few minutes on 2 CPU cores).
 demo: $(STAMP)
+	$(VENV)/bin/lineage demo --out runs/demo
+
+# The long way: train every zoo entry's tiny preset now (about an hour on 2 cores), then listen:
+# runs/tour/listening.html.
+tour: $(STAMP)
 	$(VENV)/bin/lineage tour --out runs/tour
+
+# Reproduce one entry's shipped weights, zoo/NAME/pretrained/: train tiny, evaluate it, resume as small,
+# ship in float16 and evaluate again (`make pretrain NAME=wavenet`; run it again to resume after a kill).
+pretrain: $(STAMP)
+	@test -n "$(NAME)" || { echo "make pretrain: name an entry, e.g. make pretrain NAME=wavenet"; exit 2; }
+	$(VENV)/bin/lineage data build $$($(PY) -c "from lineage import registry; print(registry.load('$(NAME)').config('small').data.name)")
+	$(PY) scripts/pretrain.py $(NAME)
 
 # The data sets the chapters train on, built once and shared by the tests and every chapter.
 DATASETS := tones notes drums digits

@@ -60,7 +60,11 @@ def write_page(runs: list, output: Path, n_reference: int = 4, max_clips: int = 
                  "train time": f"{facts['train_seconds']:.0f} s" if facts["train_seconds"] else "-",
                  "samples": f"{samples.name} ({len(clips)} shown)" if samples else "none yet"}
         sections.append(_section(timeline.get(run.entry.system), shown, clips, run.sample_rate))
-    body = _comparison(results) + (_reference_section(runs[0], n_reference) if runs else "")
+    firsts: dict = {}  # one row of real clips per data set, from its first run
+    for run in runs:
+        firsts.setdefault(run.record["config"]["data"]["name"], run)
+    body = _comparison(results) + _shipped_section(runs)
+    body += "".join(_reference_section(r, n_reference) for r in firsts.values())
     body += "".join(sections)
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>audio-lineage: listening "
             f"page</title><style>{STYLE}</style></head><body><h1>audio-lineage: listening page</h1>"
@@ -99,6 +103,24 @@ def _comparison(results: list[dict]) -> str:
     return "".join(out)
 
 
+def _shipped_section(runs) -> str:
+    """For shipped weights: what the small preset's longer training bought over tiny, on each main metric."""
+    from lineage.pretrained import summary
+
+    rows = summary([r.path for r in runs])
+    if not rows:
+        return ""
+    fmt = lambda x: "-" if x is None else f"{x:.3g}"  # noqa: E731
+    body = "".join(f"<tr><td>{html.escape(r['system'])}</td><td>{html.escape(r['data'])}</td><td>"
+                   f"{html.escape(r['metric'])} ({r['better']} is better)</td><td>{fmt(r['tiny'])}</td><td>"
+                   f"{fmt(r['small'])}</td><td>{fmt(r['real'])}</td><td>{r['tiny_steps']:,} -&gt; {r['steps']:,}"
+                   f"</td></tr>" for r in rows)
+    return ("<h2>Shipped weights: tiny against small</h2><table><tr><th>system</th><th>data</th><th>main "
+            "metric</th><th>tiny</th><th>small (shipped)</th><th>real held-out</th><th>steps</th></tr>"
+            f"{body}</table><p class='meta'>Each entry's small preset is its tiny preset trained longer; both "
+            "rows from <code>lineage eval</code> (<code>provenance.json</code> beside the weights).</p>")
+
+
 def _speed_table(results: list[dict]) -> str:
     timed = [r for r in results if r.get("speed")]
     if not timed:
@@ -114,8 +136,14 @@ def _speed_table(results: list[dict]) -> str:
 
 
 def _reference_section(run, n: int) -> str:
-    """A row of real training clips, so every model can be judged against the data it learned."""
-    dataset = run.dataset()
+    """A row of real clips, so every model can be judged against the data it learned: drawn from the
+    data set, or - shipped weights with the data set not built - the held-out clips kept beside them."""
+    if run.data_built() or not (run.path / "labels.json").is_file():
+        dataset = run.dataset()
+    else:
+        from lineage.pretrained import reference_clips
+
+        dataset = reference_clips(run)
     idx = np.random.default_rng(0).integers(0, len(dataset), n)
     labels = {k: v[idx] for k, v in dataset.labels.items()}
     clips = [(dataset.audio[i], dataset.caption(labels, k)) for k, i in enumerate(idx)]

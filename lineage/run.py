@@ -79,9 +79,17 @@ class Run:
     # -- opening and starting -------------------------------------------------------------------------
     @classmethod
     def load(cls, where: str | os.PathLike) -> "Run":
-        """A run folder on disk, or a Hugging Face Hub repository id (``owner/name``) holding one, which is
-        downloaded (or read from the local Hub cache when offline)."""
+        """A run folder on disk; a zoo entry's name, for the weights it ships (``Run.load("wavenet")``, see
+        :mod:`lineage.pretrained`); or a Hugging Face Hub repository id (``owner/name``) holding a run
+        folder, which is downloaded (or read from the local Hub cache when offline)."""
         path = Path(where)
+        if not path.exists() and str(where) in registry.names():  # an entry's shipped weights
+            from lineage import pretrained
+
+            if not pretrained.available(str(where)):
+                raise FileNotFoundError(f"{where}: this entry ships no weights; train it with `lineage train "
+                                        f"{where}` (or `make pretrain NAME={where}`)")
+            return cls(pretrained.folder(str(where)))
         if path.exists() or str(where).count("/") != 1 or str(where).startswith((".", "/")):
             run = cls(path)
             run.record  # noqa: B018 - fails now, in one line, if it is not a run folder
@@ -214,7 +222,7 @@ class Run:
         when the model is conditioned and ``cond`` is not given."""
         model = self.model(device=device)
         if cond is None and self.entry.cond_keys(self.config):
-            cond = self.data()[0].label_batch(n, seed=seed)
+            cond = self.labels().label_batch(n, seed=seed)
         if isinstance(model, torch.nn.Module):  # labels go where the weights are
             on = next(model.parameters()).device
             cond = {k: torch.as_tensor(v).to(on) for k, v in (cond or {}).items()}
@@ -237,6 +245,23 @@ class Run:
             data = self.config.data
             self._split = self.dataset().split(data.holdout, seed=data.seed)
         return self._split
+
+    def labels(self):
+        """What sampling needs of the data: the training split (``label_batch``, ``caption``, ``vocab``),
+        or - where the data set is not built - the split's labels that shipped weights keep beside them."""
+        stored = self.path / "labels.json"
+        if stored.is_file() and not self.data_built():
+            from lineage.pretrained import StoredLabels
+
+            return StoredLabels(stored)
+        return self.data()[0]
+
+    def data_built(self) -> bool:
+        """Whether the run's data set is on this machine (built, or a folder of the user's own)."""
+        from lineage.data import data_root, read_build_info
+
+        data = self.config.data
+        return bool(data.path) or read_build_info(data_root() / data.name) is not None
 
     # -- log, samples, metrics ------------------------------------------------------------------------
     @property
@@ -273,10 +298,11 @@ class Run:
         return (self.path / "samples" / name / "captions.json").is_file()
 
     def samples(self) -> Path | None:
-        """The folder of samples to listen to: the evaluation's if ``lineage eval`` ran, else the latest
-        written during training."""
-        if (self.path / "samples" / "eval").is_dir():
-            return self.path / "samples" / "eval"
+        """The folder of samples to listen to: the demo's (``lineage demo``), else the evaluation's if
+        ``lineage eval`` ran, else the latest written during training."""
+        for name in ("demo", "eval"):
+            if (self.path / "samples" / name).is_dir():
+                return self.path / "samples" / name
         folders = sorted((self.path / "samples").glob("step_*"))
         return folders[-1] if folders else None
 

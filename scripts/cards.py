@@ -8,6 +8,8 @@ Sources, all committed:
 * every preset, built: its parameters and the entry's ``facts``;
 * the chapters' figures - each chapter ends by calling ``lineage.display.figures(model, {...})``, which
   keeps the figures in the executed notebook's output metadata;
+* ``zoo/NAME/pretrained/provenance.json`` - the shipped weights and their tiny-vs-small table
+  (``make pretrain NAME=...``);
 * ``benchmarks/results/digits-tiny/table.json`` - the zoo on one data set (``make bench-table``);
 * ``benchmarks/results/gan-stability.json`` - the GANs from three seeds (``make bench-gans``);
 * ``benchmarks/results/wavenet-generation.json`` - naive vs cached WaveNet generation (``make bench``);
@@ -142,8 +144,41 @@ def diffusion_rows(entry) -> list[str]:
              f"{' '.join(notes)}):", "", lines[0], lines[1]] + rows + [""])
 
 
+METRIC_NAMES = {"nll_bits": "held-out NLL (bits) ↓", "mrstft": "reconstruction MR-STFT ↓", "fid": "FID ↓",
+                "is": "IS ↑", "class_accuracy": "class accuracy ↑", "pitch_accuracy": "pitch accuracy ↑"}
+
+
+def shipped_rows(entry) -> list[str]:
+    """The shipped weights: what trained them, and the tiny-vs-small table of ``provenance.json``."""
+    path = entry.folder / "pretrained" / "provenance.json"
+    if not path.is_file():
+        return []
+    p = json.loads(path.read_text())
+    m = p.get("metrics")
+    if not m:
+        return []
+    extra = [k for k in m if k.startswith("baseline")]
+    head = ["metric", f"tiny ({p['tiny_steps']:,} steps)", f"small, shipped ({p['steps']:,} steps)",
+            "real held-out clips", *extra]
+    lines = [f"**Shipped weights** (`{path.parent.relative_to(ROOT)}/`, `{p['command']}`): the `small` preset, "
+             f"{p['steps']:,} steps in {p['train_seconds'] / 60:.1f} min on {p['machine']['cpu']} "
+             f"({p['threads']} torch thread{'s' if p['threads'] != 1 else ''}, {p['device']}); EMA weights in "
+             f"{p['dtype']}, {p['weights_bytes'] / 1024:,.0f} KB; data `{p['data']['name']}` (manifest "
+             f"`{(p['data']['manifest_sha256'] or '?')[:12]}`), seed {p['seed']}. Both rows: `lineage eval`, "
+             f"{m['n']} clips of {m['seconds']} s; the small row is measured on the shipped float16 weights.", "",
+             "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for key, name in METRIC_NAMES.items():
+        cells = [m[col].get(key) for col in ("tiny", "small", "real (test)", *extra)]
+        if cells[0] is None and cells[1] is None:
+            continue
+        mark = " (main)" if key == m["main"]["key"] else ""
+        lines.append(f"| {name}{mark} | " + " | ".join(format_figure(c) if c is not None else "-" for c in cells) + " |")
+    verdict = "better" if m["main"]["improved"] else "**not better**"
+    return lines + ["", f"On its main metric ({m['main']['label']}) the small run is {verdict} than tiny.", ""]
+
+
 def block(entry, chapters: dict) -> str:
-    lines = [BEGIN, NOTE, ""] + preset_rows(entry)
+    lines = [BEGIN, NOTE, ""] + preset_rows(entry) + shipped_rows(entry)
     for chapter, record in chapters.get(entry.name, []):
         lines += [f"**Chapter `{chapter}`** (executed on {record['machine']}):", "",
                   "| measured | value |", "|---|---|"]

@@ -1,0 +1,120 @@
+"""Train, measure and ship one zoo entry's weights: ``make pretrain NAME=wavenet``.
+
+1. Train the entry's ``tiny`` preset in ``runs/pretrain/NAME`` and copy that run to ``runs/pretrain/NAME-tiny``.
+2. Evaluate the copy (``lineage eval --n N --no-speed``): the ``tiny`` row of the card's table.
+3. Resume the same run as the ``small`` preset, which differs from ``tiny`` only in ``train.steps``: the
+   small run's first steps *are* the tiny run, so the table measures what the longer budget buys.
+4. Ship its EMA weights in float16 to ``zoo/NAME/pretrained/`` (:mod:`lineage.pretrained`), evaluate the
+   shipped weights the same way, and write the two rows into ``provenance.json``.
+
+Every stage is resumable: run the command again after a kill, or spread the training over several
+sittings. One torch thread by default, as the shipped weights were trained (two entries side by side on
+a two-core machine); ``--threads`` and ``--device`` change that, and the provenance records it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from lineage import config as cfgmod
+from lineage import pretrained, registry
+from lineage.eval import report
+from lineage.eval.speed import machine
+from lineage.run import SAFE_ON_RESUME, Run, _differences
+from lineage.train import train
+
+# the metrics of the card's tiny-vs-small table, and the entry's main one: the first of these it reports
+MAIN = (("mrstft", "reconstruction MR-STFT", "lower"), ("nll_bits", "held-out NLL (bits)", "lower"),
+        ("fid", "FID", "lower"))
+COMPARED = ("nll_bits", "mrstft", "fid", "is", "class_accuracy", "pitch_accuracy")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("name")
+    p.add_argument("--n", type=int, default=128, help="clips per evaluation (default 128)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--runs", default="runs/pretrain", help="folder for the runs (default runs/pretrain)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    entry = registry.load(args.name)
+    tiny, small = entry.config("tiny"), entry.config("small")
+    diffs = [d for d in _differences(cfgmod.to_dict(tiny), cfgmod.to_dict(small)) if d not in SAFE_ON_RESUME]
+    if diffs:
+        raise SystemExit(f"pretrain: {entry.preset_path('small')}: differs from tiny in {', '.join(diffs)}; "
+                         f"the small preset may only train longer (train.steps)")
+    out, snap = Path(args.runs) / args.name, Path(args.runs) / f"{args.name}-tiny"
+
+    t0 = time.perf_counter()
+    if not snap.is_dir():
+        run = Run(out)
+        if run.started and run.latest is not None and _step(run) > tiny.train.steps:
+            raise SystemExit(f"pretrain: {out} is past the tiny preset's {tiny.train.steps} steps but its copy "
+                             f"{snap} is gone; remove {out} to start again")
+        print(f"[{args.name}] training tiny ({tiny.train.steps} steps) in {out}", flush=True)
+        train(args.name, tiny, out, resume=run.started)
+        shutil.copytree(out, snap.with_name(snap.name + ".tmp"), dirs_exist_ok=True)
+        snap.with_name(snap.name + ".tmp").rename(snap)
+    if Run(snap).metrics is None:
+        print(f"[{args.name}] evaluating tiny ({args.n} clips)", flush=True)
+        report.evaluate(snap, n=args.n, speed=False)
+    print(f"[{args.name}] training small ({small.train.steps} steps) in {out}", flush=True)
+    train(args.name, small, out, resume=True)
+
+    run = Run(out)
+    dest = pretrained.folder(args.name)
+    data_info = _build_info(run)
+    provenance = {
+        "model": args.name, "system": entry.system, "preset": "small", "tiny_steps": tiny.train.steps,
+        "steps": _step(run), "seed": small.train.seed,
+        "data": {"name": small.data.name, "clips": data_info.get("size"),
+                 "manifest_sha256": data_info.get("manifest_sha256"), "build_seed": small.data.seed},
+        "train_seconds": round(pretrained.train_seconds(run.log), 1), "threads": args.threads,
+        "device": run.config.train.device or "cpu", "machine": machine(), "torch": torch.__version__,
+        "date": date.today().isoformat(), "command": f"make pretrain NAME={args.name}"}
+    pretrained.ship(run, dest, provenance)
+    print(f"[{args.name}] evaluating the shipped weights in {dest} ({args.n} clips)", flush=True)
+    shipped = report.evaluate(dest, n=args.n, speed=False)
+    tiny_m = Run(snap).metrics
+    provenance["metrics"] = compare(args.name, tiny_m, shipped)
+    (dest / "provenance.json").write_text(json.dumps({**json.loads((dest / "provenance.json").read_text()),
+                                                      "metrics": provenance["metrics"]}, indent=2) + "\n")
+    m = provenance["metrics"]
+    print(f"[{args.name}] {m['main']['label']}: tiny {m['tiny'][m['main']['key']]:.3f} -> small "
+          f"{m['small'][m['main']['key']]:.3f}; {time.perf_counter() - t0:.0f} s in this sitting -> {dest}")
+    return 0
+
+
+def compare(name: str, tiny: dict, small: dict) -> dict:
+    """The card's table: the shared metrics of the tiny run and of the shipped weights, with the real
+    held-out clips (and the noise baseline of an autoencoder) for scale, and which metric is the main one."""
+    row = lambda m, key: {k: m["rows"][key].get(k) for k in COMPARED if m["rows"].get(key, {}).get(k) is not None}  # noqa: E731
+    t, s = row(tiny, name), row(small, name)
+    key, label, better = next(m for m in MAIN if m[0] in t and m[0] in s)
+    baseline = next((k for k in small["rows"] if k.startswith("baseline")), None)
+    return {"n": small["n"], "seconds": small["seconds"], "tiny": t, "small": s,
+            "real (test)": row(small, "real (test)"), **({baseline: row(small, baseline)} if baseline else {}),
+            "main": {"key": key, "label": label, "better": better,
+                     "improved": (s[key] < t[key]) if better == "lower" else (s[key] > t[key])}}
+
+
+def _step(run: Run) -> int:
+    return json.loads((run.latest / "state.json").read_text())["step"]
+
+
+def _build_info(run: Run) -> dict:
+    from lineage.data import data_root, read_build_info
+
+    return read_build_info(data_root() / run.config.data.name) or {}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
