@@ -1,6 +1,6 @@
 """Orchestration, the top floor of the house: train, judge and show the whole zoo in one go.
 
-* :func:`tour` - ``lineage tour`` (and ``make demo``): every entry's preset trained on its own data, and
+* :func:`tour` - ``lineage tour`` (and ``make tour``): every entry's preset trained on its own data, and
   one listening page;
 * :func:`table` - ``lineage bench table``: the whole zoo on one data set, the lineage's own miniature of
   the SC09 table in the SaShiMi paper (Goel et al. 2022, Table 3), where every model is trained on the
@@ -30,15 +30,41 @@ from lineage.train import train_or_resume
 
 def tour(out: Path, preset: str = "tiny", n: int = 6, seconds: float = 0.5, log=print) -> Path:
     """Train (or reuse, or resume) every entry's ``preset`` in ``out/NAME`` and write
-    ``out/listening.html``."""
-    runs = []
-    for entry in registry.entries():
+    ``out/listening.html``. One status line per entry, with the time left for the whole tour: estimated
+    from the training times the shipped weights record (their first ``tiny`` steps), scaled by how this
+    machine has compared with them so far."""
+    from lineage import pretrained
+
+    entries = registry.entries()
+    expected = {e.name: _expected_seconds(pretrained.folder(e.name), e.config(preset).train.steps)
+                for e in entries}
+    known = [v for v in expected.values() if v]
+    if known:
+        log(f"tour: {len(entries)} entries to train; about {sum(known) / 60:.0f} min on the machine that trained "
+            f"the shipped weights")
+    runs, scale, done_expected, done_actual = [], 1.0, 0.0, 0.0
+    for i, entry in enumerate(entries, 1):
         cfg = entry.config(preset, None, [f"train.sample_n={n}", f"train.sample_seconds={seconds}"])
         t0 = time.perf_counter()
         train_or_resume(entry.name, cfg, out / entry.name)  # a finished run is reused, a killed one resumed
-        log(f"{entry.name}: {time.perf_counter() - t0:.0f} s -> {out / entry.name}")
+        took = time.perf_counter() - t0
+        if expected[entry.name] and took > 5:  # (a reused run says nothing of this machine's speed)
+            done_expected, done_actual = done_expected + expected[entry.name], done_actual + took
+            scale = done_actual / done_expected
+        left = sum(v for e in entries[i:] if (v := expected[e.name])) * scale
+        log(f"[{i}/{len(entries)}] {entry.system}: {took:.0f} s -> {out / entry.name}"
+            + (f"; about {left / 60:.0f} min left" if i < len(entries) and known else ""))
         runs.append(Run(out / entry.name))
     return listen.write_page(runs, out / "listening.html")
+
+
+def _expected_seconds(shipped: Path, steps: int) -> float | None:
+    """How long ``steps`` steps took the run behind shipped weights (None without them)."""
+    path = shipped / "provenance.json"
+    if not path.is_file():
+        return None
+    p = json.loads(path.read_text())
+    return p["train_seconds"] * min(steps, p["steps"]) / p["steps"]
 
 
 def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 256,

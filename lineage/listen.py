@@ -82,8 +82,12 @@ def _comparison(results: list[dict]) -> str:
         return ("<h2>Comparison</h2><p class='meta'>No metrics yet: run <code>lineage eval RUN</code> on "
                 "each run, then write this page again.</p>")
     out = []
-    for data in sorted({r["data"] for r in results}):
-        group = [r for r in results if r["data"] == data]
+    # one table per data set *and judge*: presets filter a set differently (a timbre or an octave), so two
+    # runs on `tones` may be judged by different classifiers, whose figures do not compare
+    key = lambda r: (r["data"], r["sample_rate"], r["classifier"]["label"], tuple(r["classifier"]["classes"]))  # noqa: E731
+    for k in sorted({key(r) for r in results}, key=str):
+        group = [r for r in results if key(r) == k]
+        data = k[0]
         rows = table_rows(group)
         cols = [c for c in COLUMNS if any(row.get(c[0]) is not None for _, row, _ in rows)]
         head = "".join(f"<th>{html.escape(c[1])}</th>" for c in cols)
@@ -95,7 +99,8 @@ def _comparison(results: list[dict]) -> str:
         warn = "" if judge["reliable"] else \
             (f" <span class='warn'>below the floor {judge['floor']} or a single class: these metrics are "
              "unreliable</span>")
-        out.append(f"<h2>Comparison on <code>{html.escape(data)}</code></h2><table><tr><th></th>{head}</tr>"
+        out.append(f"<h2>Comparison on <code>{html.escape(data)}</code>: {', '.join(r['system'] for r in group)}"
+                   f"</h2><table><tr><th></th>{head}</tr>"
                    f"{body}</table><p class='meta'>{group[0]['n']} clips of {group[0]['seconds']} s per row. "
                    f"Judge: a log-mel CNN classifying {html.escape(judge['label'])} "
                    f"({len(judge['classes'])} classes), held-out accuracy {judge['test_accuracy']:.3f}.{warn}"

@@ -144,7 +144,9 @@ def diffusion_rows(entry) -> list[str]:
              f"{' '.join(notes)}):", "", lines[0], lines[1]] + rows + [""])
 
 
-METRIC_NAMES = {"nll_bits": "held-out NLL (bits) ↓", "mrstft": "reconstruction MR-STFT ↓", "fid": "FID ↓",
+METRIC_NAMES = {"nll_bits": "held-out NLL, whole clips (bits) ↓",
+                "nll_bits_crop": "held-out NLL, the training crop only (bits) ↓",
+                "mrstft": "reconstruction MR-STFT ↓", "fid": "FID ↓",
                 "is": "IS ↑", "class_accuracy": "class accuracy ↑", "pitch_accuracy": "pitch accuracy ↑"}
 
 

@@ -188,16 +188,17 @@ def reconstruction_rows(run, model, k: int, length: int, seed: int, device) -> d
     return rows
 
 
-def held_out_bits(nll, testset, device, batch: int = 16) -> float | None:
-    """Mean negative log-likelihood of the held-out clips (whole clips) in bits per sample, from the
-    bound capability ``nll(batch) -> nats per sample`` (None when nothing is held out)."""
+def held_out_bits(nll, testset, device, batch: int = 16, length: int | None = None) -> float | None:
+    """Mean negative log-likelihood of the held-out clips (whole clips, or their first ``length``
+    samples) in bits per sample, from the bound capability ``nll(batch) -> nats per sample`` (None when
+    nothing is held out)."""
     if not len(testset):
         return None
     total = 0.0
     with torch.no_grad():
         for i in range(0, len(testset), batch):
             idx = np.arange(i, min(i + batch, len(testset)))
-            nats = float(nll({k: v.to(device) for k, v in testset.take(idx).items()}))  # mean over the batch
+            nats = float(nll({k: v.to(device) for k, v in testset.take(idx, length).items()}))  # batch mean
             total += nats * len(idx)
     return total / len(testset) / math.log(2)
 
