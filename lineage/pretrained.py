@@ -190,6 +190,7 @@ def summary(folders: list[Path]) -> list[dict]:
         rows.append({"model": p["model"], "system": p["system"], "data": p["data"]["name"], "metric": m["main"]["label"],
                      "better": m["main"]["better"], "tiny": m["tiny"][key], "small": m["small"][key],
                      "real": m["real (test)"].get(key), "tiny_steps": p["tiny_steps"], "steps": p["steps"],
+                     "noise": m.get("baseline: mean-spectrum noise", {}).get(key),
                      "minutes": p["train_seconds"] / 60, "improved": m["main"]["improved"]})
     return rows
 
@@ -197,9 +198,9 @@ def summary(folders: list[Path]) -> list[dict]:
 def summary_markdown(folders: list[Path]) -> str:
     """:func:`summary` as a Markdown table."""
     fmt = lambda x: "-" if x is None else f"{x:.3g}"  # noqa: E731
-    lines = ["| system | data | main metric | tiny | small (shipped) | real held-out | steps | minutes |",
-             "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['system']} | `{r['data']}` | {r['metric']} ({r['better']} is better) | {fmt(r['tiny'])} | "
-              f"{fmt(r['small'])} | {fmt(r['real'])} | {r['tiny_steps']:,} -> {r['steps']:,} | {r['minutes']:.1f} |"
-              for r in summary(folders)]
+    lines = ["| system | data | main metric | tiny | small (shipped) | real held-out clips | mean-spectrum noise "
+             "| steps | minutes |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['system']} | `{r['data']}` | {r['metric']}, {r['better']} is better | {fmt(r['tiny'])} | "
+              f"{fmt(r['small'])} | {fmt(r['real'])} | {fmt(r['noise'])} | {r['tiny_steps']:,} -> {r['steps']:,} | "
+              f"{r['minutes']:.1f} |" for r in summary(folders)]
     return "\n".join(lines) + "\n"

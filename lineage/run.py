@@ -247,10 +247,11 @@ class Run:
         return self._split
 
     def labels(self):
-        """What sampling needs of the data: the training split (``label_batch``, ``caption``, ``vocab``),
-        or - where the data set is not built - the split's labels that shipped weights keep beside them."""
+        """What sampling needs of the data (``label_batch``, ``caption``, ``vocab``): the training split's
+        labels that shipped weights keep beside them (the same draws, with no data set loaded or built),
+        or the training split itself."""
         stored = self.path / "labels.json"
-        if stored.is_file() and not self.data_built():
+        if stored.is_file():
             from lineage.pretrained import StoredLabels
 
             return StoredLabels(stored)

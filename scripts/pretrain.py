@@ -79,7 +79,7 @@ def main(argv=None) -> int:
         "data": {"name": small.data.name, "clips": data_info.get("size"),
                  "manifest_sha256": data_info.get("manifest_sha256"), "build_seed": small.data.seed},
         "train_seconds": round(pretrained.train_seconds(run.log), 1), "threads": args.threads,
-        "device": run.config.train.device or "cpu", "machine": machine(), "torch": torch.__version__,
+        "device": _device(run.config.train.device), "machine": machine(), "torch": torch.__version__,
         "date": date.today().isoformat(), "command": f"make pretrain NAME={args.name}"}
     pretrained.ship(run, dest, provenance)
     print(f"[{args.name}] evaluating the shipped weights in {dest} ({args.n} clips)", flush=True)
@@ -120,6 +120,13 @@ def compare(name: str, tiny: dict, small: dict) -> dict:
             "real (test)": row(small, "real (test)"), **({baseline: row(small, baseline)} if baseline else {}),
             "main": {"key": key, "label": label, "better": better,
                      "improved": (s[key] < t[key]) if better == "lower" else (s[key] > t[key])}}
+
+
+def _device(configured: str) -> str:
+    """Where the run trained: ``train.device``, or what ``auto`` picks on this machine."""
+    from lineage.run import default_device
+
+    return default_device() if configured in ("", "auto") else configured
 
 
 def _step(run: Run) -> int:
