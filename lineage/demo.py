@@ -48,10 +48,11 @@ def demo(out: Path, n: int = 4, seconds: float = 1.0, device: str = "cpu", log=p
     for i, name in enumerate(names, 1):
         t0 = time.perf_counter()
         run = _fresh_copy(pretrained.folder(name), out / name)
-        what = "reconstructing its held-out clips" if run.entry.has("reconstruct") else \
+        model = run.model(device=device)  # (whether it reconstructs can depend on how it was built)
+        what = "reconstructing its held-out clips" if run.entry.has("reconstruct", model) else \
             f"generating {n} clips of {seconds:g} s"
         log(f"[{i}/{len(names)}] {run.entry.system}: {what} ...", end=" ", flush=True)
-        folder = _generate(run, n, seconds, device)
+        folder = _generate(run, model, n, seconds, device)
         runs.append(run)
         listen.write_page(runs, page)
         log(f"{time.perf_counter() - t0:.1f} s -> {folder / '00.wav'}")
@@ -67,9 +68,8 @@ def _fresh_copy(src: Path, dst: Path) -> Run:
     return Run(dst)
 
 
-def _generate(run: Run, n: int, seconds: float, device: str) -> Path:
+def _generate(run: Run, model, n: int, seconds: float, device: str) -> Path:
     entry, cfg = run.entry, run.config
-    model = run.model(device=device)
     if entry.has("reconstruct", model):
         ref = pretrained.reference_clips(run)
         prepared = entry.prepare(cfg, ref)  # the features the model reads (e.g. DDSP's f0 and loudness)
@@ -84,7 +84,8 @@ def _generate(run: Run, n: int, seconds: float, device: str) -> Path:
         return run.write_samples("demo", np.stack(pairs), captions)
     labels = run.labels()
     cond = labels.label_batch(n, seed=0) if entry.cond_keys(cfg) else None
-    audio = run.sample(n, seconds, seed=0, cond=cond, device=device)
+    with torch.no_grad():
+        audio = entry.sample(model, n, seconds, seed=0, cond={k: v.to(device) for k, v in (cond or {}).items()})
     told = {labels.class_label if k == "class" else k for k in entry.cond_keys(cfg)}
     asked = {k: v for k, v in (cond or {}).items() if k in told}
     return run.write_samples("demo", audio, [labels.caption(asked, i) or "unconditional" for i in range(n)])
