@@ -6,13 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup data demo tour pretrain test unit notebooks nbexec book lab bench bench-diffusion bench-gans bench-reliability bench-table cards clean golden-ddsp
+.PHONY: setup data demo tour pretrain test unit notebooks nbexec book lab bench bench-diffusion bench-gans bench-reliability bench-table bench-add cards clean golden-ddsp golden-s4
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,book]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,book,jax]'
 	touch $(STAMP)
 
 # Every zoo entry's shipped weights heard on one page, runs/demo/listening.html: nothing is trained and no
@@ -67,7 +67,7 @@ book: $(STAMP)
 	@echo "book: book/_build/html/index.html"
 
 lab: $(STAMP)
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,book,lab]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,book,lab,jax]'
 	$(VENV)/bin/jupyter lab notebooks/
 
 # The measured block of every model card, written from the executed chapters and benchmarks/results/.
@@ -103,6 +103,13 @@ bench-table: $(STAMP)
 	rm -rf benchmarks/results/digits-tiny && mkdir -p benchmarks/results/digits-tiny
 	cp -r $(BENCH_OUT)/table.md $(BENCH_OUT)/table.json $(BENCH_OUT)/clips benchmarks/results/digits-tiny/
 
+# One entry joins the committed table without training the others again (`make bench-add NAME=sashimi`):
+# its row is trained and judged in a run of its own, then merged (the table names the rows added so).
+bench-add: $(STAMP)
+	@test -n "$(NAME)" || { echo "make bench-add: name an entry, e.g. make bench-add NAME=sashimi"; exit 2; }
+	$(VENV)/bin/lineage bench table --data digits --preset tiny --out $(BENCH_OUT)-$(NAME) --set data.sample_rate=8000 --models $(NAME)
+	$(PY) -c "import datetime, pathlib; from lineage import bench; bench.add_rows(pathlib.Path('benchmarks/results/digits-tiny'), pathlib.Path('$(BENCH_OUT)-$(NAME)'), str(datetime.date.today()))"
+
 # Golden fixtures from Magenta's original ddsp (TensorFlow), in a venv of their own (Python 3.11):
 # ddsp 3.7.0's dependency pins do not install on modern Python, so it goes in with --no-deps.
 GOLDEN_PYTHON ?= python3.11
@@ -117,6 +124,13 @@ $(GOLDEN_STAMP):
 
 golden-ddsp: $(GOLDEN_STAMP)
 	$(GOLDEN_VENV)/bin/python scripts/golden_ddsp.py
+
+# Golden fixtures from the authors' S4D (github.com/state-spaces/s4, not on any registry): `make golden-s4
+# S4=PATH` with PATH a checkout of it. Their file needs einops, installed beside the script, not in .venv.
+golden-s4: $(STAMP)
+	@test -n "$(S4)" || { echo "make golden-s4: S4=PATH, a checkout of github.com/state-spaces/s4"; exit 2; }
+	$(PY) -m pip install -q --target .golden-s4-deps einops
+	PYTHONPATH=.golden-s4-deps $(PY) scripts/golden_s4d.py $(S4)
 
 clean:
 	rm -rf runs book/_build .pytest_cache

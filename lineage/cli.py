@@ -236,6 +236,14 @@ def cmd_train(args) -> None:
     cfg = entry.config(args.preset, args.data, [item for group in args.overrides for item in group])
     out = Path(args.out or f"runs/{args.model}-{Path(args.preset).stem}")
     t0 = time.perf_counter()
+    if entry.capability("train") is not None:  # an entry with its own loop (JAX): same run folder, same end
+        from lineage.train import train
+
+        print(f"{args.model}: trained by its own loop ({entry.system}), {cfg.train.steps} steps -> {out}")
+        last = train(args.model, cfg, out, resume=args.resume, progress=not args.quiet)
+        print(f"done: step {last.get('step', cfg.train.steps)}, {losses_text(last)}, "
+              f"{time.perf_counter() - t0:.1f} s -> {out}")
+        return
     trainer = Trainer(args.model, cfg, out, resume=args.resume, progress=not args.quiet)
     facts = entry.facts(trainer.accelerator.unwrap_model(trainer.model))
     rf = facts.get("receptive_field")

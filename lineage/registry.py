@@ -53,11 +53,13 @@ class Entry:
 
         too_big = ConfigError(f"{self.name}: the model this config describes does not fit in memory; lower "
                               f"its sizes (the model.* values)")
+        n = 0
         try:
-            import torch
+            if not hasattr(self.module, "load_weights"):  # torch's meta device (another framework: built, then counted)
+                import torch
 
-            with torch.device("meta"):
-                n = n_params(self.module.build(cfg))
+                with torch.device("meta"):
+                    n = n_params(self.module.build(cfg))
         except (ConfigError, ValueError):
             raise
         except Exception:  # noqa: BLE001 - a model that cannot be counted this way is built as it is
@@ -66,7 +68,11 @@ class Entry:
             raise ConfigError(f"{self.name}: the model this config describes has {n:,} parameters, over "
                               f"{MAX_PARAMS:,}; lower its sizes (the model.* values)")
         try:
-            return self.module.build(cfg)
+            model = self.module.build(cfg)
+            if n_params(model) > MAX_PARAMS:
+                raise ConfigError(f"{self.name}: the model this config describes has {n_params(model):,} "
+                                  f"parameters, over {MAX_PARAMS:,}; lower its sizes (the model.* values)")
+            return model
         except MemoryError:
             raise too_big from None
         except RuntimeError as err:
@@ -200,7 +206,10 @@ class Entry:
 
 
 def n_params(model) -> int:
-    """Trainable and frozen parameters of a torch module (0 for a model of another framework)."""
+    """Trainable and frozen parameters of a torch module, or what a model of another framework counts with
+    its own ``n_params()`` (0 if it has neither)."""
+    if callable(getattr(model, "n_params", None)):
+        return int(model.n_params())
     params = getattr(model, "parameters", None)
     if params is None:
         return 0

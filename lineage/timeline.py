@@ -82,7 +82,7 @@ SYSTEMS: list[System] = [
     System("SaShiMi", 2022, "It's Raw! Audio Generation with State-Space Models", "Goel et al.",
            "2202.09729", "state-space",
            "a multiscale S4 state-space backbone: convolution to train, recurrence to generate",
-           ("SampleRNN", "WaveNet", "DiffWave")),
+           ("SampleRNN", "WaveNet", "DiffWave"), "sashimi"),
     System("AudioGen", 2022, "AudioGen: Textually Guided Audio Generation", "Kreuk et al.",
            "2209.15352", "token-lm", "a text-conditioned transformer over discrete audio tokens",
            ("Jukebox",)),

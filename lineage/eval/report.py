@@ -55,7 +55,7 @@ def evaluate(run, n: int = 256, seconds: float | None = None, seed: int = 0, spe
     run = run if isinstance(run, Run) else Run(run)
     entry, cfg = run.entry, run.config
     model = run.model(device=device)
-    device = next(model.parameters()).device
+    device = next(model.parameters()).device if hasattr(model, "parameters") else torch.device("cpu")  # JAX: numpy at the boundary
     trainset, testset = run.data()
     sr = cfg.data.sample_rate
     seconds = seconds or cfg.data.seconds

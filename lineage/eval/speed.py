@@ -72,6 +72,8 @@ def training_speed(entry, cfg, trainset, device="cpu", steps: int = 10, warmup: 
     built model on ``device``."""
     from lineage.train import make_optimizers
 
+    if entry.capability("train") is not None:
+        return _own_loop_speed(entry, cfg, steps, warmup)
     torch.manual_seed(0)
     model = entry.build(cfg).to(device).train()
     tc, dc = cfg.train, cfg.data
@@ -94,3 +96,23 @@ def training_speed(entry, cfg, trainset, device="cpu", steps: int = 10, warmup: 
     return {"steps_per_s": 1 / t["median"], "samples_per_s": batches * tc.batch_size * segment / t["median"],
             "batch_size": tc.batch_size, "segment": segment, "step_s": round(t["median"], 4),
             "device": str(device)}
+
+
+def _own_loop_speed(entry, cfg, steps: int, warmup: int) -> dict:
+    """The same figures for an entry with its own training loop (JAX): ``warmup + steps`` steps of it in a
+    scratch run folder, timed from the log it writes after every step."""
+    import dataclasses
+    import tempfile
+
+    from lineage.run import Run
+    from lineage.train import train
+
+    tc = dataclasses.replace(cfg.train, steps=warmup + steps, log_every=1, checkpoint_every=warmup + steps,
+                             sample_n=1, sample_seconds=0.01)
+    with tempfile.TemporaryDirectory() as tmp:
+        train(entry.name, dataclasses.replace(cfg, train=tc), tmp, progress=False)
+        times = [row["time"] for row in Run(tmp).log]
+    step_s = statistics.median(np.diff(times[warmup - 1:]))
+    segment = cfg.data.segment or int(cfg.data.seconds * cfg.data.sample_rate)
+    return {"steps_per_s": 1 / step_s, "samples_per_s": tc.batch_size * segment / step_s,
+            "batch_size": tc.batch_size, "segment": segment, "step_s": round(float(step_s), 4), "device": "cpu"}
