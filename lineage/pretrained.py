@@ -99,10 +99,10 @@ def ship(run, dest: Path, provenance: dict, n_reference: int = 4) -> Path:
 
     from lineage import checkpoint
 
-    model = run.model(device="cpu")
+    ckpt = checkpoint.read(run.latest)  # the arrays as saved, whichever framework trained them
+    state = ckpt["ema"] if ckpt["ema"] is not None else ckpt["weights"]
     # float32 tensors are halved; integer buffers (counters, indices) keep their type
-    weights = {k: (v.half() if v.dtype == torch.float32 else v).contiguous()
-               for k, v in model.state_dict().items()}
+    weights = {k: (v.half() if v.dtype == torch.float32 else v).contiguous() for k, v in state.items()}
     size = sum(v.numel() * v.element_size() for v in weights.values())
     if size > MAX_BYTES:
         raise ValueError(f"{run.path}: {size / 2**20:.1f} MB of weights in float16; a shipped checkpoint "
