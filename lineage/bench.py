@@ -14,6 +14,7 @@ here names one.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -98,13 +99,7 @@ def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 
         log(f"{entry.name}: done")
         results.append(metrics)
         runs.append(run)
-    markdown = format_table(results, markdown=True)
-    speeds = [format_speed(r) for r in results if r.get("speed")]
-    if speeds:
-        markdown += "\nSpeed:\n\n" + "\n".join(f"- {r['system']}: {s}" for r, s in zip(results, speeds)) + "\n"
-    write_atomic(out / "table.md", markdown)
-    write_atomic(out / "table.json", json.dumps({"data": data, "preset": preset, "n": n, "results": results,
-                                                 "wall": wall}, indent=2))
+    markdown = _write_table(out, {"data": data, "preset": preset, "n": n, "results": results, "wall": wall})
     # a few clips per row, small enough to keep beside the table: the real data's, then each model's
     for r, run in zip(results, runs):
         src = run.path / "samples" / "eval"
@@ -114,6 +109,44 @@ def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 
     _real_clips(runs[0], out / "clips" / "real", clips_per_row, results[0])
     listen.write_page(runs, out / "listening.html")
     return {"results": results, "markdown": markdown}
+
+
+def _write_table(out: Path, table: dict) -> str:
+    """``table.json`` and ``table.md`` (the metrics, then each row's speed) in ``out``; returns the Markdown."""
+    results = table["results"]
+    markdown = format_table(results, markdown=True)
+    speeds = [(r, format_speed(r)) for r in results if r.get("speed")]
+    if speeds:
+        markdown += "\nSpeed:\n\n" + "\n".join(f"- {r['system']}: {s}" for r, s in speeds) + "\n"
+    if table.get("added"):
+        markdown += "\nRows added later, each trained and judged in a run of its own: " + ", ".join(
+            f"{a['model']} ({a['when']}, on {a['machine']})" for a in table["added"]) + ".\n"
+    write_atomic(out / "table.md", markdown)
+    write_atomic(out / "table.json", json.dumps(table, indent=2))
+    return markdown
+
+
+def add_rows(table_dir: Path, added_dir: Path, when: str) -> dict:
+    """Merge the rows of a ``bench table`` run over a few models (``added_dir``) into a whole-zoo table
+    (``table_dir``): how a new entry joins without training the others again. Its rows replace any of the
+    same model, in the order of the lineage; its clips are copied; the table says which rows were added."""
+    table, added = (json.loads((d / "table.json").read_text()) for d in (table_dir, added_dir))
+    if (added["data"], added["preset"], added["n"]) != (table["data"], table["preset"], table["n"]):
+        raise ValueError(f"{added_dir}: {added['data']}/{added['preset']}/n={added['n']} cannot join "
+                         f"{table_dir}'s {table['data']}/{table['preset']}/n={table['n']}")
+    new = {r["model"] for r in added["results"]}
+    order = [s.name for s in timeline.SYSTEMS]
+    table["results"] = sorted([r for r in table["results"] if r["model"] not in new] + added["results"],
+                              key=lambda r: order.index(r["system"]))
+    table["wall"] = {**table.get("wall", {}), **added.get("wall", {})}
+    machine = lambda r: (r.get("machine") or {}).get("cpu", "?")  # noqa: E731
+    table["added"] = [a for a in table.get("added", []) if a["model"] not in new] + [
+        {"model": r["model"], "when": when, "machine": machine(r)} for r in added["results"]]
+    for name in new:
+        shutil.rmtree(table_dir / "clips" / name, ignore_errors=True)
+        shutil.copytree(added_dir / "clips" / name, table_dir / "clips" / name)
+    _write_table(table_dir, table)
+    return table
 
 
 def _reusable_metrics(run: Run, n: int, seconds, speed: bool) -> dict | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,6 +18,7 @@ from lineage.run import Run
 from lineage.eval.classifier import FLOOR, get_judge
 
 # the miniature: 150 `tones` clips (five timbres) at 8 kHz, half a second each
+ROOT = Path(__file__).resolve().parents[1]
 DATA = {"name": "tones", "size": 150, "sample_rate": 8000, "seconds": 0.5}
 SET_DATA = ["data.size=150", "data.sample_rate=8000", "data.seconds=0.5", "data.select={}",
             "data.pitch_range=[0, 127]"]
@@ -169,3 +171,33 @@ def test_bench_table_refuses_to_judge_models_at_different_sample_rates(tmp_path)
     with pytest.raises(ValueError, match="sample rates differ.*--set data.sample_rate=N"):
         table("tones", ["wavenet", "ddsp"], "tiny", tmp_path)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_bench_row_added_later_joins_the_table_in_lineage_order(tmp_path):
+    """`make bench-add`: a run over one model merges into the whole-zoo table - its row replaces the old
+    one of that model, in the lineage's order, its clips are copied, and the table says it was added."""
+    import copy
+    import shutil
+
+    from lineage import bench
+
+    committed = json.loads((ROOT / "benchmarks" / "results" / "digits-tiny" / "table.json").read_text())
+    table, added = tmp_path / "table", tmp_path / "added"
+    for folder in (table, added):
+        (folder / "clips").mkdir(parents=True)
+    rest = copy.deepcopy(committed)
+    first = rest["results"].pop(0)  # the table without its first row, which comes back "later"
+    (table / "table.json").write_text(json.dumps(rest))
+    again = copy.deepcopy(first)
+    again["rows"][again["model"]]["fid"] = 123.0
+    (added / "table.json").write_text(json.dumps({**committed, "results": [again], "wall": {}}))
+    shutil.copytree(ROOT / "benchmarks" / "results" / "digits-tiny" / "clips" / first["model"],
+                    added / "clips" / first["model"])
+    merged = bench.add_rows(table, added, "today")
+    assert [r["model"] for r in merged["results"]] == [r["model"] for r in committed["results"]]
+    text = (table / "table.md").read_text()
+    assert "| 123.00 |" in text and f"{first['model']} (today, on " in text
+    assert len(list((table / "clips" / first["model"]).glob("*.wav"))) == 4
+    (added / "table.json").write_text(json.dumps({**committed, "n": 7, "results": [again]}))
+    with pytest.raises(ValueError, match="n=7 cannot join"):
+        bench.add_rows(table, added, "today")
