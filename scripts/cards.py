@@ -14,7 +14,9 @@ Sources, all committed:
 * ``benchmarks/results/gan-stability.json`` - the GANs from three seeds (``make bench-gans``);
 * ``benchmarks/results/wavenet-generation.json`` - naive vs cached WaveNet generation (``make bench``);
 * ``benchmarks/results/diffusion-speed.md`` - sample by sample vs a few denoising steps
-  (``make bench-diffusion``).
+  (``make bench-diffusion``);
+* ``benchmarks/results/sashimi-speed.md`` - SaShiMi's recurrent generation vs WaveNet's cached one, and
+  training throughput (``python benchmarks/sashimi_speed.py``).
 
 A card holds its block between ``<!-- measured:begin -->`` and ``<!-- measured:end -->``; everything
 else in the card is prose and stays as written.
@@ -130,6 +132,15 @@ def wavenet_generation_rows(model: str) -> list[str]:
              "| measured | value |", "|---|---|"] + [f"| {k} | {format_figure(v)} |" for k, v in shown] + [""])
 
 
+def sashimi_speed_rows(model: str) -> list[str]:
+    """SaShiMi's recurrent generation against WaveNet's cached one, and training throughput (a Markdown file)."""
+    path = ROOT / "benchmarks" / "results" / "sashimi-speed.md"
+    if model != "sashimi" or not path.is_file():
+        return []
+    lines = [f"*{line[3:]}*" if line.startswith("## ") else line for line in path.read_text().splitlines()]
+    return [f"**Speed** (`{path.relative_to(ROOT)}`, `python benchmarks/sashimi_speed.py`):", ""] + lines + [""]
+
+
 def diffusion_rows(entry) -> list[str]:
     """The rows of the sample-by-sample vs few-steps table (a Markdown file) that name this system."""
     path = ROOT / "benchmarks" / "results" / "diffusion-speed.md"
@@ -187,6 +198,7 @@ def block(entry, chapters: dict) -> str:
         lines += [f"| {k} | {format_figure(v)} |" for k, v in record["figures"].items()]
         lines.append("")
     lines += bench_rows(entry.name) + gan_rows(entry.name) + wavenet_generation_rows(entry.name) + diffusion_rows(entry)
+    lines += sashimi_speed_rows(entry.name)
     return "\n".join(lines + [END])
 
 
