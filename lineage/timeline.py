@@ -79,6 +79,10 @@ SYSTEMS: list[System] = [
     System("NU-Wave", 2021, "NU-Wave: A Diffusion Probabilistic Model for Neural Audio Upsampling",
            "Lee & Han", "2104.02321", "diffusion", "diffusion for audio super-resolution (upsampling)",
            ("DiffWave", "WaveGrad")),
+    System("SoundStream", 2021, "SoundStream: An End-to-End Neural Audio Codec", "Zeghidour et al.",
+           "2107.03312", "codec",
+           "a learned codec: convolutional encoder and decoder around residual vector quantisation, "
+           "quantiser dropout for several bitrates in one model", ()),
     System("SaShiMi", 2022, "It's Raw! Audio Generation with State-Space Models", "Goel et al.",
            "2202.09729", "state-space",
            "a multiscale S4 state-space backbone: convolution to train, recurrence to generate",
@@ -88,7 +92,8 @@ SYSTEMS: list[System] = [
            ("Jukebox",)),
     System("EnCodec", 2022, "High Fidelity Neural Audio Compression", "Défossez et al.",
            "2210.13438", "codec",
-           "a convolutional codec with residual vector quantisation and adversarial losses", ()),
+           "a convolutional codec with residual vector quantisation and adversarial losses", ("SoundStream",),
+           "codec"),
     System("CLAP", 2023, "Large-scale Contrastive Language-Audio Pretraining with Feature Fusion and "
            "Keyword-to-Caption Augmentation", "Wu et al.", "2211.06687", "embedding",
            "a contrastive joint embedding of text and audio", ()),
@@ -159,6 +164,7 @@ OTHER_WORKS: list[Work] = [
          "Variation", "Karras et al.", "1710.10196"),
     Work("Parallel WaveNet", 2017, "Parallel WaveNet: Fast High-Fidelity Speech Synthesis",
          "van den Oord et al.", "1711.10433"),
+    Work("VQ-VAE", 2017, "Neural Discrete Representation Learning", "van den Oord et al.", "1711.00937"),
     Work("CREPE", 2018, "CREPE: A Convolutional Representation for Pitch Estimation", "Kim et al.",
          "1802.06182"),
     Work("Speech Commands", 2018, "Speech Commands: A Dataset for Limited-Vocabulary Speech Recognition",
@@ -180,6 +186,8 @@ OTHER_WORKS: list[Work] = [
          url="https://srush.github.io/annotated-s4/", note="Blog post"),
     Work("Classifier-free guidance", 2022, "Classifier-Free Diffusion Guidance", "Ho & Salimans",
          "2207.12598"),
+    Work("Vocos", 2023, "Vocos: Closing the Gap between Time-Domain and Fourier-Based Neural Vocoders for "
+         "High-Quality Audio Synthesis", "Siuzdak", "2306.00814"),
 ]
 
 
