@@ -16,7 +16,9 @@ Sources, all committed:
 * ``benchmarks/results/diffusion-speed.md`` - sample by sample vs a few denoising steps
   (``make bench-diffusion``);
 * ``benchmarks/results/sashimi-speed.md`` - SaShiMi's recurrent generation vs WaveNet's cached one, and
-  training throughput (``python benchmarks/sashimi_speed.py``).
+  training throughput (``python benchmarks/sashimi_speed.py``);
+* ``benchmarks/results/codec-bitrate.md`` - the codec's quality against its bitrate
+  (``python benchmarks/codec_bitrate.py``).
 
 A card holds its block between ``<!-- measured:begin -->`` and ``<!-- measured:end -->``; everything
 else in the card is prose and stays as written.
@@ -141,6 +143,15 @@ def sashimi_speed_rows(model: str) -> list[str]:
     return [f"**Speed** (`{path.relative_to(ROOT)}`, `python benchmarks/sashimi_speed.py`):", ""] + lines + [""]
 
 
+def codec_bitrate_rows(model: str) -> list[str]:
+    """The codec's quality against its bitrate (a Markdown file)."""
+    path = ROOT / "benchmarks" / "results" / "codec-bitrate.md"
+    if model != "codec" or not path.is_file():
+        return []
+    return [f"**Quality against bitrate** (`{path.relative_to(ROOT)}`, `python benchmarks/codec_bitrate.py`):", ""] + \
+        path.read_text().splitlines() + [""]
+
+
 def diffusion_rows(entry) -> list[str]:
     """The rows of the sample-by-sample vs few-steps table (a Markdown file) that name this system."""
     path = ROOT / "benchmarks" / "results" / "diffusion-speed.md"
@@ -198,7 +209,7 @@ def block(entry, chapters: dict) -> str:
         lines += [f"| {k} | {format_figure(v)} |" for k, v in record["figures"].items()]
         lines.append("")
     lines += bench_rows(entry.name) + gan_rows(entry.name) + wavenet_generation_rows(entry.name) + diffusion_rows(entry)
-    lines += sashimi_speed_rows(entry.name)
+    lines += sashimi_speed_rows(entry.name) + codec_bitrate_rows(entry.name)
     return "\n".join(lines + [END])
 
 
