@@ -77,15 +77,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", nargs="?", default="codec", help="a run folder, or a zoo entry's shipped weights")
     p.add_argument("-n", type=int, default=64, help="held-out clips (default 64)")
+    p.add_argument("--out", type=Path, default=OUT, help="folder of the two files (default benchmarks/results)")
     args = p.parse_args(argv)
     from lineage.run import Run
 
     torch.set_num_threads(1)
     run = Run(args.run) if Path(args.run).is_dir() else Run.load(args.run)
     r = measure(run, args.n)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "codec-bitrate.json").write_text(json.dumps(r, indent=1) + "\n")
-    (OUT / "codec-bitrate.md").write_text(markdown(r))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "codec-bitrate.json").write_text(json.dumps(r, indent=1) + "\n")
+    (args.out / "codec-bitrate.md").write_text(markdown(r))
     print(markdown(r))
     return 0
 

@@ -151,3 +151,16 @@ def test_reliability_kills_a_run_mid_checkpoint_and_it_resumes_bit_for_bit(tmp_p
     assert kills["kills"] == 2 and kills["identical"] == 2
     assert kills["partial_latest"] == 0 and kills["missing_samples"] == 0
     assert "2 resumed to the uninterrupted run's losses and weights, bit for bit" in out.read_text()
+
+
+def test_codec_bitrate_has_a_row_per_codebook_between_its_two_bounds(tmp_path, data_root):
+    run = tmp_path / "codec"
+    assert lineage_main(["train", "codec", "--quiet", "--out", str(run), "--data", "tones", "--set", *TINY_TRAIN,
+                         "model.channels=4", "model.dim=4", "model.n_codebooks=3", "model.codebook_size=8"]) == 0
+    run_script("codec_bitrate.py", run, "-n", "4", "--out", tmp_path, data_root=data_root)
+    r = json.loads((tmp_path / "codec-bitrate.json").read_text())
+    assert [row["codebooks"] for row in r["rows"]] == [1, 2, 3]
+    rates = [row["bitrate_bps"] for row in r["rows"]]
+    assert rates == sorted(rates) and rates[0] == r["frame_rate"] * 3  # log2 8 = 3 bits per code
+    rows = table_rows((tmp_path / "codec-bitrate.md").read_text())
+    assert [row[0] for row in rows] == ["1", "2", "3", "unquantised latent", "mean-spectrum noise"]
