@@ -12,7 +12,10 @@ turns audio into a few **streams of integers** at a low frame rate, and back - s
 
 Each encoder block is a residual unit (``x + W_1 ELU(W_3,d ELU(x))``) then a strided convolution of kernel
 ``2 s`` that doubles the channels; the decoder's blocks are a transposed convolution of kernel ``2 s``
-(halving the channels, ``s`` times more frames) then a residual unit (EnCodec, section 3.1).
+(halving the channels, ``s`` times more frames) then a residual unit (EnCodec, section 3.1). Every
+convolution is weight-normalised, ``w = g v / ||v||``, as in EnCodec. ``decoder = "istft"`` replaces the
+decoder by Vocos's head (:class:`ISTFTDecoder`): the tiny presets use it, because nothing in it runs at
+the sample rate.
 
 **Loss** (EnCodec, section 3.4, without its adversarial terms):
 
