@@ -28,36 +28,24 @@ def measure(run, k: int = 64, seed: int = 0) -> dict:
     from lineage.eval import metrics
     from lineage.eval.report import mean_spectrum_noise
     from lineage.eval.speed import machine
+    from zoo.codec.model import bitrate_curve
 
     model = run.model(device="cpu").eval()
     ref = run.data()[1]  # the held-out split of the run's data set
     k = min(k, len(ref))
     audio = torch.from_numpy(ref.audio[:k])[:, None]  # [k, 1, T] held-out clips, whole
-    original = audio[:, 0].numpy()
-
-    def scores(clips) -> dict:
-        sc, logmag = metrics.mrstft_terms(original, clips)
-        return {"mrstft": float((sc + logmag).mean()), "sc": float(sc.mean()),
-                "lsd": metrics.log_spectral_distance(original, clips)}
-
-    T = audio.shape[-1]
-    rows = []
-    with torch.no_grad():
-        z = model.encoder(model.pad(audio))  # [k, D, F]
-        for n in range(1, model.cfg.n_codebooks + 1):
-            codes = model.encode(audio, n)
-            z_hat = model.quantizer.decode(codes)
-            latent = float(((z - z_hat) ** 2).sum() / (z ** 2).sum())
-            recon = model.decode(codes)[..., :T][:, 0].numpy()
-            rows.append({"codebooks": n, "bitrate_bps": model.bitrate(n), "latent_error": latent, **scores(recon)})
-        unquantised = model.decoder(z)[..., :T][:, 0].numpy()
-    noise = mean_spectrum_noise(ref.audio, k, T, seed)
+    curve = bitrate_curve(model, audio)
+    noise = mean_spectrum_noise(ref.audio, k, audio.shape[-1], seed)
+    sc, logmag = metrics.mrstft_terms(audio[:, 0].numpy(), noise)
+    rows = [{"codebooks": n, "bitrate_bps": r["bitrate"], **{key: r[key] for key in ("latent_error", "mrstft", "sc", "lsd")}}
+            for n, r in curve.items() if n != "unquantised"]
     return {"run": str(run.path.relative_to(ROOT)) if run.path.is_relative_to(ROOT) else str(run.path),
-            "data": run.config.data.name, "clips": k, "seconds": T / run.config.data.sample_rate,
+            "data": run.config.data.name, "clips": k, "seconds": audio.shape[-1] / run.config.data.sample_rate,
             "frame_rate": model.frame_rate, "codebook_size": model.cfg.codebook_size,
             "steps": run.facts.get("steps"), "machine": machine(), "rows": rows,
-            "unquantised": {"latent_error": 0.0, **scores(unquantised)},
-            "noise": scores(noise)}
+            "unquantised": curve["unquantised"],
+            "noise": {"mrstft": float((sc + logmag).mean()), "sc": float(sc.mean()),
+                      "lsd": metrics.log_spectral_distance(audio[:, 0].numpy(), noise)}}
 
 
 def markdown(r: dict) -> str:

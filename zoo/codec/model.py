@@ -45,6 +45,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import weight_norm  # w = g v / ||v||, as EnCodec's convolutions
 
+from lineage.eval import metrics
 from lineage.eval.metrics import mrstft_distance
 from lineage.protocol import single_step
 from zoo.codec.rvq import ResidualVQ
@@ -257,6 +258,30 @@ def sample(model: Codec, n: int, seconds: float, seed: int = 0, cond: dict | Non
                          for cb in model.quantizer.codebooks], dim=1)  # [n F, K]
     codes = codes.view(n, frames, -1).transpose(1, 2).to(device)  # [n, K, F]
     return model.decode(codes)[..., :length]
+
+
+def bitrate_curve(model: Codec, audio: torch.Tensor, ns=None) -> dict:
+    """Quality against bitrate on clips ``audio [k, 1, T]``: for each number of codebooks n (all by
+    default), the bitrate, the latent error ``||z - z_hat_n||^2 / ||z||^2`` and the reconstruction's
+    MR-STFT, spectral convergence and log-spectral distance (``lineage eval``'s functions); under
+    ``"unquantised"``, the decoder fed the encoder's latent itself - the bound no bitrate can pass."""
+    original, T = audio[:, 0].numpy(), audio.shape[-1]
+
+    def scores(clips: torch.Tensor) -> dict:
+        clips = clips[..., :T][:, 0].numpy()
+        sc, logmag = metrics.mrstft_terms(original, clips)
+        return {"mrstft": float((sc + logmag).mean()), "sc": float(sc.mean()),
+                "lsd": metrics.log_spectral_distance(original, clips)}
+
+    rows = {}
+    with torch.no_grad():
+        z = model.encoder(model.pad(audio))  # [k, D, F]
+        for n in ns or range(1, model.cfg.n_codebooks + 1):
+            codes = model.encode(audio, n)
+            latent = float(((z - model.quantizer.decode(codes)) ** 2).sum() / (z ** 2).sum())
+            rows[n] = {"bitrate": model.bitrate(n), "latent_error": latent, **scores(model.decode(codes))}
+        rows["unquantised"] = {"latent_error": 0.0, **scores(model.decoder(z))}
+    return rows
 
 
 def facts(model: Codec) -> dict:

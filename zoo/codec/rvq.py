@@ -130,12 +130,12 @@ class ResidualVQ(nn.Module):
         z_rows = z.transpose(1, 2).reshape(B * Fr, D)  # the same rows, with the encoder's gradient
         for k, cb in enumerate(self.codebooks):
             active = keep_rows > k  # [B F] rows whose example uses codebook k
-            if self.training and active.any():
-                if not bool(cb.initted):
-                    cb.kmeans_init(residual[active])
+            learn = self.training and bool(active.any())
+            if learn and not bool(cb.initted):
+                cb.kmeans_init(residual[active])
             idx = cb.nearest(residual)  # i_k, [B F]
             q = cb.lookup(idx)  # q_k, [B F, D]
-            if self.training and active.any():
+            if learn:
                 cb.ema_update(residual[active], idx[active])
                 restarted += cb.restart_dead(residual[active])
             if active.any():
