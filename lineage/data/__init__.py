@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from lineage.audio import load as load_audio, save as save_audio
-from lineage.data import chorales, loaders, soundfont, speech, tones
+from lineage.data import chorales, loaders, soundfont, speech, text, tones
 from lineage.data.clipset import ClipSet
 from lineage.files import sha256, write_atomic
 
@@ -45,6 +45,8 @@ class Recipe:
     vocab: dict[str, list[str]] = field(default_factory=dict)  # categorical labels and their classes
     class_label: str | None = None  # the label models condition on as "class" (timbre, drum, ...)
     workers: int = 1  # examples made at once in threads (for recipes that wait on another program)
+    # the caption of a manifest row, templated from its labels, for sets whose rows carry no "text" of their own
+    caption: Callable[[dict], str] | None = None
 
 
 RECIPES: dict[str, Recipe] = {
@@ -65,6 +67,7 @@ RECIPES: dict[str, Recipe] = {
         default_size=2000,
         vocab={"instrument": soundfont.instrument_names(), "instrument_family": list(soundfont.FAMILIES)},
         class_label="instrument_family",
+        caption=soundfont.note_caption,
     ),
     "drums": Recipe(
         name="drums",
@@ -74,6 +77,7 @@ RECIPES: dict[str, Recipe] = {
         default_size=1200,
         vocab={"drum": list(soundfont.DRUMS)},
         class_label="drum",
+        caption=soundfont.drum_caption,
     ),
     "digits": Recipe(
         name="digits",
@@ -85,6 +89,7 @@ RECIPES: dict[str, Recipe] = {
                "speaker": [f"{a}+{v}" for a in speech.ACCENTS for v in speech.VARIANTS]},
         class_label="digit",
         workers=2,
+        caption=speech.digit_caption,
     ),
     "chorales": Recipe(
         name="chorales",
@@ -185,6 +190,7 @@ def load(cfg, build_if_missing: bool = True, root: Path | None = None) -> ClipSe
                              f"(e.g. --set data.path='/data/{cfg.name}')")
         src = loaders.LOADERS[cfg.name](Path(cfg.path))
         rows, base, class_label, vocab = src.rows, Path(cfg.path), src.class_label, dict(src.vocab)
+        caption = None
         for key in rows[0]:
             if key not in ("file", "text") and key not in src.numeric and key not in vocab:
                 vocab[key] = sorted({r[key] for r in rows})
@@ -203,7 +209,7 @@ def load(cfg, build_if_missing: bool = True, root: Path | None = None) -> ClipSe
             raise ValueError(f"{folder / 'manifest.jsonl'}: checksum differs from build.json's; the set was "
                              f"changed after it was built - rebuild it with `lineage data build {cfg.name}`")
         rows = [json.loads(line) for line in manifest.splitlines()][: cfg.size]
-        base, class_label, vocab = folder, rec.class_label, dict(rec.vocab)
+        base, class_label, vocab, caption = folder, rec.class_label, dict(rec.vocab), rec.caption
     for k, allowed in cfg.select.items():
         unknown = set(allowed) - set(vocab.get(k, []))
         if unknown:
@@ -215,7 +221,7 @@ def load(cfg, build_if_missing: bool = True, root: Path | None = None) -> ClipSe
     if not keep:
         raise ValueError(f"data set {cfg.name}: no clip matches data.pitch_range={cfg.pitch_range} "
                          f"and data.select={cfg.select}")
-    return _clipset(cfg, keep, base, vocab, class_label)
+    return _clipset(cfg, keep, base, vocab, class_label, caption)
 
 
 def label_names(cfg) -> set[str]:
@@ -226,6 +232,7 @@ def label_names(cfg) -> set[str]:
             raise ValueError(f"data set {cfg.name} is read from disk: set data.path to its folder")
         src = loaders.LOADERS[cfg.name](Path(cfg.path))
         first, class_label = src.rows[0], src.class_label
+        captioned = "text" in first
     else:
         folder = data_root() / cfg.name
         if read_build_info(folder) is None:
@@ -233,11 +240,16 @@ def label_names(cfg) -> set[str]:
         with open(folder / "manifest.jsonl") as f:
             first = json.loads(f.readline())
         class_label = recipe(cfg.name).class_label
-    return {k for k in first if k not in ("file", "sha256", "text")} | ({"class"} if class_label else set())
+        captioned = "text" in first or recipe(cfg.name).caption is not None
+    return ({k for k in first if k not in ("file", "sha256", "text")} | ({"class"} if class_label else set())
+            | ({"text"} if captioned else set()))
 
 
-def _clipset(cfg, rows: list[dict], base: Path, vocab: dict, class_label: str | None) -> ClipSet:
-    """Read every row's audio (mono, ``data.sample_rate``, ``data.seconds``) and encode its labels.
+def _clipset(cfg, rows: list[dict], base: Path, vocab: dict, class_label: str | None,
+             caption: Callable | None = None) -> ClipSet:
+    """Read every row's audio (mono, ``data.sample_rate``, ``data.seconds``) and encode its labels; the
+    rows' captions (their ``text``, or ``caption(row)``) become the label ``text``, ``int64 [N, words]``
+    (:mod:`lineage.data.text`).
 
     A file that cannot be read, holds no samples, declares an absurd rate, channel count or length, or
     holds non-finite or absurd samples (:func:`lineage.audio.load`) is skipped, and one warning says how
@@ -272,5 +284,8 @@ def _clipset(cfg, rows: list[dict], base: Path, vocab: dict, class_label: str | 
         labels[key] = np.array([table.index(r[key]) if table else r[key] for r in kept], dtype=np.int64)
     if class_label:
         labels["class"], vocab["class"] = labels[class_label], vocab[class_label]
-    texts = [r["text"] for r in kept] if "text" in kept[0] else None
+    texts = [r["text"] for r in kept] if "text" in kept[0] else [caption(r) for r in kept] if caption else None
+    if texts is not None:
+        vocab["text"] = text.vocabulary(texts)
+        labels["text"] = text.encode(texts, vocab["text"])
     return ClipSet(cfg.name, cfg.sample_rate, np.stack(clips), labels, vocab, class_label, texts)

@@ -18,7 +18,8 @@ from lineage.audio import fit_length
 
 @dataclass
 class ClipSet:
-    """Clips ``audio [N, T]`` float32 plus integer labels ``{name: [N]}``.
+    """Clips ``audio [N, T]`` float32 plus integer labels ``{name: [N]}`` - and, where the clips have
+    captions, ``text [N, words]``, each caption's word indices (:mod:`lineage.data.text`).
 
     Besides its own labels (``timbre``, ``instrument_family``, ``drum``...), every set with a categorical
     label offers it a second time as ``class``, so a model can condition on "the class" of any data set.
@@ -103,7 +104,12 @@ class ClipSet:
         return _TorchClips(self)
 
     def caption(self, labels: dict, i: int) -> str:
-        """A short caption for example ``i`` of a label batch, e.g. ``pitch 60, timbre saw``."""
+        """A short caption for example ``i`` of a label batch: its text where the batch has one (``a loud
+        kick drum``), else its labels (``pitch 60, timbre saw``)."""
+        if "text" in labels:
+            from lineage.data.text import decode
+
+            return decode(labels["text"][i], self.vocab["text"])
         parts = []
         for k, v in labels.items():
             if k == "class":

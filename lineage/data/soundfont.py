@@ -148,3 +148,36 @@ def make_drum(index: int, seed: int, sample_rate: int = SAMPLE_RATE):
     rate = float(rng.uniform(0.95, 1.05))
     audio = _finish(render(0, key, velocity, hold=0.1, seconds=1.1, drum=True), rate=rate)
     return audio[:SAMPLE_RATE], {"drum": drum, "key": key, "velocity": velocity}
+
+
+# --- captions, templated from the labels (the sets' text for text-conditioned models) --------------------
+# a drum class in words, and the GM keys some classes split into (a low tom is not a high tom)
+DRUM_WORDS = {"kick": "kick drum", "snare": "snare drum", "rim": "rim shot", "clap": "hand clap",
+              "hat_closed": "closed hi-hat", "hat_open": "open hi-hat", "tom": "tom", "crash": "crash cymbal",
+              "ride": "ride cymbal", "shaker": "shaker", "cowbell": "cowbell", "conga": "conga"}
+DRUM_KEY_WORDS = {41: "low", 43: "low", 45: "middle", 47: "middle", 48: "high", 50: "high", 62: "muted",
+                  63: "open", 64: "low", 44: "pedal"}
+NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+
+
+def dynamic(velocity: int) -> str:
+    """A MIDI velocity in words: under 40 very soft, then soft, medium, loud, and from 115 very loud."""
+    return next(word for top, word in [(40, "very soft"), (70, "soft"), (95, "medium"), (115, "loud"),
+                                       (128, "very loud")] if velocity < top)
+
+
+def note_name(pitch: int) -> str:
+    """MIDI pitch -> scientific pitch name, 60 -> ``C4``."""
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def drum_caption(row: dict) -> str:
+    """``{"drum": "hat_open", "key": 46, "velocity": 120}`` -> ``"a very loud open hi-hat"``."""
+    key_word = DRUM_KEY_WORDS.get(row["key"])
+    return f"a {dynamic(row['velocity'])} {key_word + ' ' if key_word else ''}{DRUM_WORDS[row['drum']]}"
+
+
+def note_caption(row: dict) -> str:
+    """``{"instrument": "Flute", "pitch": 72, "velocity": 50, ...}`` -> ``"a soft flute note, C5"``."""
+    instrument = row["instrument"].lower().replace("(", "").replace(")", "")
+    return f"a {dynamic(row['velocity'])} {instrument} note, {note_name(row['pitch'])}"

@@ -58,3 +58,12 @@ def make_digit(index: int, seed: int, sample_rate: int = SAMPLE_RATE):
     start = int(rng.integers(0, SAMPLE_RATE - len(word) + 1))
     clip[start: start + len(word)] = word / np.abs(word).max() * 0.8
     return clip, {"digit": digit, "speaker": f"{accent}+{variant}", "pitch_setting": pitch, "speed": speed}
+
+
+VOICE_WORDS = {"m": "male", "f": "female", "klatt": "synthetic", "croak": "croaking", "whisper": "whispering"}
+
+
+def digit_caption(row: dict) -> str:
+    """``{"digit": "seven", "speaker": "en-gb+f3"}`` -> ``"the word seven, in a female voice"``."""
+    variant = row["speaker"].split("+")[1]
+    return f"the word {row['digit']}, in a {VOICE_WORDS.get(variant.rstrip('0123456789'), 'male')} voice"

@@ -100,7 +100,8 @@ def evaluate(run, n: int = 256, seconds: float | None = None, seed: int = 0, spe
     asked = {k: v for k, v in cond.items() if k in told}
     run.write_samples("eval", audio[:8], [trainset.caption(asked, i) or "unconditional" for i in range(min(n, 8))])
     row, probs = quality(judge, audio, ref)
-    if "class" in keys or judge.label in keys:  # asked for a class: did the judge hear that class?
+    # asked for a class - by its label, or by a caption, which names it - did the judge hear that class?
+    if "class" in keys or judge.label in keys or "text" in keys:
         row["class_accuracy"] = float((probs.argmax(1) == judge.targets(cond[judge.label].numpy())).mean())
     if "pitch" in keys and "pitch" in cond:
         row.update(metrics.pitch_accuracy(audio, sr, cond["pitch"].numpy()))
