@@ -31,8 +31,6 @@ feed them to a decoder trained on a violin. The decoder only knows how a violin 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,41 +120,22 @@ def build(cfg) -> DDSP:
 def prepare(cfg, clips) -> Features:
     """``f0_hz`` and ``loudness_db`` of every clip, one frame every ``hop`` samples (``[N, frames]``),
     computed once and cached beside the data (pYIN takes about a second per clip)."""
-    from lineage.data import data_root
+    from lineage.data.cache import cached_arrays
 
     hop = cfg.data.sample_rate // cfg.model.frame_rate
-    key = _feature_key(clips, hop)
-    path = data_root() / ".features" / f"ddsp-{clips.name}-{key}.npz"
-    f0 = ld = None
-    if path.is_file():
-        try:  # numbers only (allow_pickle stays False); a cache that is not what was written is rebuilt
-            with np.load(path) as cached:
-                f0, ld = cached["f0_hz"], cached["loudness_db"]
-            if f0.shape != ld.shape or len(f0) != len(clips) or not np.isfinite(f0).all():
-                f0 = ld = None
-        except (OSError, ValueError, KeyError):
-            f0 = ld = None
-    if f0 is None:
+
+    def compute() -> dict:
         pitch = clips.labels.get("pitch")
         fallback = midi_to_hz(pitch) if pitch is not None else np.full(len(clips), 220.0)
         f0 = np.stack([features.f0_pyin(clip, clips.sample_rate, hop, fallback[i])
                        for i, clip in enumerate(clips.audio)])
         with torch.no_grad():
             ld = features.loudness(torch.from_numpy(clips.audio), clips.sample_rate, cfg.model.frame_rate).numpy()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")  # private, unique
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, f0_hz=f0, loudness_db=ld)
-        os.replace(tmp, path)  # atomic: a half-written cache is never read
+        return {"f0_hz": f0, "loudness_db": ld}
+
+    arrays = cached_arrays("ddsp", clips, f"{hop}-pyin4-v1", compute)
+    f0, ld = arrays["f0_hz"], arrays["loudness_db"]
     return Features(hop, {"f0_hz": f0.astype(np.float32), "loudness_db": ld.astype(np.float32)})
-
-
-def _feature_key(clips, hop: int) -> str:
-    import hashlib
-
-    h = hashlib.sha256(np.ascontiguousarray(clips.audio).tobytes())
-    h.update(f"{clips.sample_rate}-{hop}-pyin4-v1".encode())
-    return h.hexdigest()[:16]
 
 
 def loss(model: DDSP, batch: dict) -> tuple[torch.Tensor, dict]:
