@@ -110,7 +110,7 @@ SYSTEMS: list[System] = [
            ("DiffWave",)),
     System("MusicGen", 2023, "Simple and Controllable Music Generation", "Copet et al.", "2306.05284",
            "token-lm", "one transformer over interleaved EnCodec codebooks (the delay pattern)",
-           ("EnCodec", "AudioGen", "MusicLM")),
+           ("EnCodec", "AudioGen", "MusicLM"), "codec_lm"),
     System("MusicLDM", 2023, "MusicLDM: Enhancing Novelty in Text-to-Music Generation Using "
            "Beat-Synchronous Mixup Strategies", "Chen et al.", "2308.01546", "latent-diffusion",
            "music-specific latent diffusion with beat-synchronous mixup", ("AudioLDM", "CLAP")),

@@ -1,3 +1,9 @@
-"""The codec language model (AudioGen 2022, MusicGen 2023), being built: ``pattern.py`` holds how K
-streams of codec tokens are laid out for one transformer (delay and flattening). The entry itself - the
-transformer, its text conditioning and its presets - is not registered yet."""
+"""The codec language model (AudioGen 2022, MusicGen 2023) as a zoo entry: ``pattern.py`` lays K streams
+of codec tokens out as one sequence (delay and flattening), ``model.py`` is the transformer that writes
+them, conditioned on captions, ``README.md`` is the card."""
+
+from zoo.codec_lm.model import CodecLM, Config, build, facts, loss, prepare, sample, steps
+
+SYSTEM = "MusicGen"  # the name of this system in lineage.timeline; AudioGen is the same machine on sound effects
+
+__all__ = ["SYSTEM", "Config", "CodecLM", "build", "prepare", "steps", "sample", "facts", "loss"]
