@@ -18,7 +18,9 @@ Sources, all committed:
 * ``benchmarks/results/sashimi-speed.md`` - SaShiMi's recurrent generation vs WaveNet's cached one, and
   training throughput (``python benchmarks/sashimi_speed.py``);
 * ``benchmarks/results/codec-bitrate.md`` - the codec's quality against its bitrate
-  (``python benchmarks/codec_bitrate.py``).
+  (``python benchmarks/codec_bitrate.py``);
+* ``benchmarks/results/codec-lm-patterns.md`` - the codec language model flattened and delayed
+  (``python benchmarks/codec_lm_patterns.py``).
 
 A card holds its block between ``<!-- measured:begin -->`` and ``<!-- measured:end -->``; everything
 else in the card is prose and stays as written.
@@ -143,13 +145,16 @@ def sashimi_speed_rows(model: str) -> list[str]:
     return [f"**Speed** (`{path.relative_to(ROOT)}`, `python benchmarks/sashimi_speed.py`):", ""] + lines + [""]
 
 
-def codec_bitrate_rows(model: str) -> list[str]:
-    """The codec's quality against its bitrate (a Markdown file)."""
-    path = ROOT / "benchmarks" / "results" / "codec-bitrate.md"
-    if model != "codec" or not path.is_file():
-        return []
-    return [f"**Quality against bitrate** (`{path.relative_to(ROOT)}`, `python benchmarks/codec_bitrate.py`):", ""] + \
-        path.read_text().splitlines() + [""]
+def markdown_file_rows(model: str) -> list[str]:
+    """A benchmark's Markdown file, whole, in the card of the entry it measures."""
+    for owner, name, title in (("codec", "codec-bitrate", "Quality against bitrate"),
+                               ("codec_lm", "codec-lm-patterns", "Flattening against the delay pattern")):
+        path = ROOT / "benchmarks" / "results" / f"{name}.md"
+        if model == owner and path.is_file():
+            script = f"benchmarks/{name.replace('-', '_')}.py"
+            return [f"**{title}** (`{path.relative_to(ROOT)}`, `python {script}`):", ""] + \
+                path.read_text().splitlines() + [""]
+    return []
 
 
 def diffusion_rows(entry) -> list[str]:
@@ -209,7 +214,7 @@ def block(entry, chapters: dict) -> str:
         lines += [f"| {k} | {format_figure(v)} |" for k, v in record["figures"].items()]
         lines.append("")
     lines += bench_rows(entry.name) + gan_rows(entry.name) + wavenet_generation_rows(entry.name) + diffusion_rows(entry)
-    lines += sashimi_speed_rows(entry.name) + codec_bitrate_rows(entry.name)
+    lines += sashimi_speed_rows(entry.name) + markdown_file_rows(entry.name)
     return "\n".join(lines + [END])
 
 

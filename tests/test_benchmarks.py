@@ -164,3 +164,17 @@ def test_codec_bitrate_has_a_row_per_codebook_between_its_two_bounds(tmp_path, d
     assert rates == sorted(rates) and rates[0] == r["frame_rate"] * 3  # log2 8 = 3 bits per code
     rows = table_rows((tmp_path / "codec-bitrate.md").read_text())
     assert [row[0] for row in rows] == ["1", "2", "3", "unquantised latent", "mean-spectrum noise"]
+
+
+def test_codec_lm_patterns_compares_the_two_layouts_on_the_same_budget(tmp_path, data_root):
+    """Both layouts trained on a few drums for two steps: one row each, MusicGen's step counts (200 a
+    second flattened, 53 delayed, for 4 codebooks at 50 Hz), finite likelihoods and accuracies."""
+    run_script("codec_lm_patterns.py", "--steps", 2, "-n", 4, "--runs", tmp_path / "runs", "--out", tmp_path,
+               "--set", "data.size=36", "model.dim=16", "model.layers=1", "model.heads=2", "train.batch_size=2",
+               "train.sample_n=1", "train.sample_seconds=0.05", data_root=data_root)
+    r = json.loads((tmp_path / "codec-lm-patterns.json").read_text())
+    rows = {row["pattern"]: row for row in r["rows"]}
+    assert set(rows) == {"flatten", "delay"} and r["steps"] == 2
+    assert rows["flatten"]["steps_per_second_of_audio"] == 200 and rows["delay"]["steps_per_second_of_audio"] == 53
+    assert all(0 < row["bits_per_token"] < 12 and 0 <= row["class_accuracy"] <= 1 for row in rows.values())
+    assert [row[0] for row in table_rows((tmp_path / "codec-lm-patterns.md").read_text())] == ["flatten", "delay"]
