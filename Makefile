@@ -105,9 +105,11 @@ bench-table: $(STAMP)
 
 # One entry joins the committed table without training the others again (`make bench-add NAME=sashimi`):
 # its row is trained and judged in a run of its own, then merged (the table names the rows added so).
+# SET adds overrides: the codec language model writes the tokens of a codec trained on the same data,
+#   make bench-add NAME=codec_lm SET="model.codec=runs/bench/digits-tiny-codec/runs/codec data.seconds=1.0"
 bench-add: $(STAMP)
 	@test -n "$(NAME)" || { echo "make bench-add: name an entry, e.g. make bench-add NAME=sashimi"; exit 2; }
-	$(VENV)/bin/lineage bench table --data digits --preset tiny --out $(BENCH_OUT)-$(NAME) --set data.sample_rate=8000 --models $(NAME)
+	$(VENV)/bin/lineage bench table --data digits --preset tiny --out $(BENCH_OUT)-$(NAME) --set data.sample_rate=8000 $(SET) --models $(NAME)
 	$(PY) -c "import datetime, pathlib; from lineage import bench; bench.add_rows(pathlib.Path('benchmarks/results/digits-tiny'), pathlib.Path('$(BENCH_OUT)-$(NAME)'), str(datetime.date.today()))"
 
 # Golden fixtures from Magenta's original ddsp (TensorFlow), in a venv of their own (Python 3.11):

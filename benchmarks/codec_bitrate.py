@@ -13,7 +13,6 @@ shaped to the data set's mean spectrum (zero bits). Writes ``benchmarks/results/
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -67,14 +66,13 @@ def main(argv=None) -> int:
     p.add_argument("-n", type=int, default=64, help="held-out clips (default 64)")
     p.add_argument("--out", type=Path, default=OUT, help="folder of the two files (default benchmarks/results)")
     args = p.parse_args(argv)
+    from lineage.files import write_result
     from lineage.run import Run
 
     torch.set_num_threads(1)
     run = Run(args.run) if Path(args.run).is_dir() else Run.load(args.run)
     r = measure(run, args.n)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "codec-bitrate.json").write_text(json.dumps(r, indent=1) + "\n")
-    (args.out / "codec-bitrate.md").write_text(markdown(r))
+    write_result(args.out, "codec-bitrate", r, markdown(r))
     print(markdown(r))
     return 0
 

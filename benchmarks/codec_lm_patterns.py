@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from lineage import registry
     from lineage.eval.speed import machine
+    from lineage.files import write_result
     from lineage.run import Run
     from lineage.train import train_or_resume
 
@@ -119,9 +120,7 @@ def main(argv=None) -> int:
     r = {"data": cfg.data.name, "steps": rows[0]["steps"], "batch": cfg.train.batch_size, "n": args.n,
          "seconds": cfg.data.seconds, "guidance": cfg.model.guidance, "held_out": len(run.data()[1]),
          "classes": classes, "chance": 1 / classes, "machine": machine(), "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "codec-lm-patterns.json").write_text(json.dumps(r, indent=1) + "\n")
-    (args.out / "codec-lm-patterns.md").write_text(markdown(r))
+    write_result(args.out, "codec-lm-patterns", r, markdown(r))
     print(markdown(r))
     return 0
 

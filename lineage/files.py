@@ -26,3 +26,14 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
 
 def sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_result(folder: str | os.PathLike, name: str, result: dict, markdown: str) -> None:
+    """A benchmark's two files, ``folder/NAME.json`` (the figures) and ``folder/NAME.md`` (its table), each
+    written atomically; ``folder`` is made if missing."""
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / f"{name}.json", json.dumps(result, indent=1) + "\n")
+    write_atomic(folder / f"{name}.md", markdown)

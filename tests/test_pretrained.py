@@ -152,7 +152,8 @@ def test_lineage_sample_works_offline_from_shipped_weights(name, no_data, tmp_pa
 def test_shipped_weights_are_trained(name, no_data):
     """The shipped model against the same architecture untrained, on the held-out clips kept beside it:
     an autoencoder reconstructs them closer, a likelihood model finds them likelier; a pitch-conditioned
-    generator plays the asked pitch. An untrained model fails each check."""
+    generator plays the asked pitch; a caption-conditioned token model predicts their tokens with a lower
+    loss. An untrained model fails each check."""
     run = Run.load(name)
     entry, cfg = run.entry, run.config
     torch.manual_seed(0)
@@ -175,6 +176,9 @@ def test_shipped_weights_are_trained(name, no_data):
                                              cfg.data.sample_rate, cond["pitch"].numpy())["pitch_accuracy"]
                    for k, m in (("trained", trained), ("untrained", untrained))}
             assert acc["trained"] >= 0.75 and acc["untrained"] <= 0.25, acc
+        elif "text" in entry.cond_keys(cfg):  # a caption-conditioned token model: it predicts held-out tokens
+            nats = {k: float(entry.steps(m)[0].loss(m, batch)[0]) for k, m in (("trained", trained), ("untrained", untrained))}
+            assert nats["trained"] < nats["untrained"] - 1.0, nats
         else:  # an unconditional drum generator: a one-shot decays; untrained upsampling noise does not
             clips = {k: entry.sample(m, 8, 0.5, seed=0).reshape(8, -1) for k, m in
                      (("trained", trained), ("untrained", untrained))}
