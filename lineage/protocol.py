@@ -20,6 +20,8 @@ Optional capabilities, each a module-level function. :meth:`Entry.capability` an
 module lacks one, or when ``capabilities(model)`` says this built model has not got it:
 
 * ``nll(model, batch) -> nats`` - mean negative log-likelihood per sample (likelihood models);
+* ``token_nll(model, batch) -> nats`` - mean negative log-likelihood per *token* of a model that writes a
+  codec's tokens: the likelihood of the codes, not of the samples, so never compared with ``nll``;
 * ``reconstruct(model, batch, seed=0) -> [B, channels, T]`` - the clips of ``batch`` rebuilt
   (autoencoders, resynthesis, vocoders); with ``nll`` as well, ``nll`` is the likelihood *given* the
   clip's own code;
@@ -52,7 +54,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import numpy as np
 
 REQUIRED = ("SYSTEM", "Config", "build", "steps", "sample")
-OPTIONAL = ("nll", "reconstruct", "encode", "decode", "prepare", "facts")
+OPTIONAL = ("nll", "token_nll", "reconstruct", "encode", "decode", "prepare", "facts")
 # hooks that change how the rest of lineage handles an entry, rather than what it can do
 HOOKS = ("capabilities", "train", "load_weights")
 

@@ -7,6 +7,7 @@ It reads the ``metrics.json`` dicts that :func:`lineage.eval.report.evaluate` wr
 from __future__ import annotations
 
 COLUMNS = [("nll_bits", "NLL (bits)", "{:.3f}"), ("recon_nll_bits", "NLL given z (bits)", "{:.3f}"),
+           ("token_bits", "bits / token", "{:.3f}"),
            ("mrstft", "MR-STFT ↓", "{:.3f}"), ("sc", "SC ↓", "{:.3f}"), ("lsd", "LSD (dB) ↓", "{:.2f}"),
            ("fid", "FID ↓", "{:.2f}"), ("is", "IS ↑", "{:.2f}"),
            ("mis", "mIS ↑", "{:.3g}"), ("am", "AM ↓", "{:.3f}"), ("ndb_k", "NDB/K ↓", "{:.2f}"),

@@ -69,6 +69,7 @@ def bench_rows(model: str) -> list[str]:
         return []
     row = result["rows"][model]
     shown = [("NLL (bits)", row.get("nll_bits")), ("NLL given z (bits)", row.get("recon_nll_bits")),
+             ("held-out bits per codec token", row.get("token_bits")),
              ("FID", row.get("fid")), ("IS", row.get("is")), ("class accuracy", row.get("class_accuracy")),
              ("reconstruction MR-STFT", row.get("mrstft"))]
     base = result["rows"].get("baseline: mean-spectrum noise")
@@ -173,6 +174,7 @@ def diffusion_rows(entry) -> list[str]:
 
 METRIC_NAMES = {"nll_bits": "held-out NLL, whole clips (bits) ↓",
                 "nll_bits_crop": "held-out NLL, the training crop only (bits) ↓",
+                "token_bits": "held-out bits per codec token ↓",
                 "mrstft": "reconstruction MR-STFT ↓", "fid": "FID ↓",
                 "is": "IS ↑", "class_accuracy": "class accuracy ↑", "pitch_accuracy": "pitch accuracy ↑"}
 

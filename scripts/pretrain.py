@@ -33,8 +33,9 @@ from lineage.train import train
 
 # the metrics of the card's tiny-vs-small table, and the entry's main one: the first of these it reports
 MAIN = (("mrstft", "reconstruction MR-STFT", "lower"), ("nll_bits", "held-out NLL, whole clips (bits)", "lower"),
+        ("token_bits", "held-out bits per codec token", "lower"),
         ("fid", "FID", "lower"))
-COMPARED = ("nll_bits", "nll_bits_crop", "mrstft", "fid", "is", "class_accuracy", "pitch_accuracy")
+COMPARED = ("nll_bits", "nll_bits_crop", "token_bits", "mrstft", "fid", "is", "class_accuracy", "pitch_accuracy")
 
 
 def main(argv=None) -> int:

@@ -92,6 +92,9 @@ def test_every_entry_keeps_the_contract(name, tones_clips, data_root):
     if "nll" in claimed:
         with torch.no_grad():
             assert np.isfinite(float(entry.capability("nll", model)(whole)))
+    if "token_nll" in claimed:
+        with torch.no_grad():
+            assert 0 < float(entry.capability("token_nll", model)(whole)) < 20
     if "reconstruct" in claimed:
         assert entry.reconstruct(model, whole).shape == (2, 1, whole["audio"].shape[-1])
     facts = entry.facts(model)

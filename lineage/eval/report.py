@@ -109,6 +109,9 @@ def evaluate(run, n: int = 256, seconds: float | None = None, seed: int = 0, spe
     nll = entry.capability("nll", model)
     if nll is not None:
         row["recon_nll_bits" if autoencoder else "nll_bits"] = held_out_bits(nll, testset, device)
+    token_nll = entry.capability("token_nll", model)
+    if token_nll is not None:  # a token model: the held-out cost of its codes, per token (not per sample)
+        row["token_bits"] = held_out_bits(token_nll, testset, device)
     row["n"] = n
     rows[entry.name] = row
     if autoencoder and len(testset):

@@ -268,6 +268,13 @@ def loss(model: CodecLM, batch: dict) -> tuple[torch.Tensor, dict]:
 steps = single_step(loss)
 
 
+def token_nll(model: CodecLM, batch: dict) -> torch.Tensor:
+    """Mean cross-entropy per token of the batch's codes (nats), every condition given: the likelihood a
+    token model has - of the codec's codes, not of the audio's samples."""
+    logits, target = model.logits(codes_of(batch, model.cfg.n_codebooks), batch)
+    return F.cross_entropy(logits.flatten(0, 2), target.flatten(), ignore_index=-100)
+
+
 def sample(model: CodecLM, n: int, seconds: float, seed: int = 0, cond: dict | None = None) -> torch.Tensor:
     """``n`` clips of ``seconds``: tokens written by the transformer (guided by ``cond`` where the model
     is conditioned), decoded by the codec."""
@@ -278,8 +285,14 @@ def sample(model: CodecLM, n: int, seconds: float, seed: int = 0, cond: dict | N
 
 
 def facts(model: CodecLM) -> dict:
+    """The layout and its cost; the frame rate and steps per second of audio need the codec's hop, so they
+    are left out where the codec has not been trained yet (the gpu preset's)."""
     cfg = model.cfg
-    frame_rate = model.sample_rate / model.codec.hop
-    return {"codec": cfg.codec, "codebooks": cfg.n_codebooks, "pattern": cfg.pattern,
-            "frame_rate": frame_rate, "steps_per_second": P.steps(int(frame_rate), cfg.n_codebooks, cfg.pattern),
-            "conditioning": list(cfg.cond_keys), "guidance": cfg.guidance}
+    out = {"codec": cfg.codec, "codebooks": cfg.n_codebooks, "pattern": cfg.pattern,
+           "conditioning": ", ".join(cfg.cond_keys) or "none", "guidance": cfg.guidance}
+    try:
+        frame_rate = model.sample_rate / model.codec.hop
+    except FileNotFoundError:
+        return out
+    return {**out, "frame_rate": frame_rate,
+            "steps_per_second": P.steps(int(round(frame_rate)), cfg.n_codebooks, cfg.pattern)}
