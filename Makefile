@@ -99,7 +99,7 @@ bench-reliability: $(STAMP)
 # The zoo's comparison table on `digits` (tiny presets), kept in benchmarks/results/ for chapter 90.
 BENCH_OUT := runs/bench/digits-tiny
 bench-table: $(STAMP)
-	$(VENV)/bin/lineage bench table --data digits --preset tiny --out $(BENCH_OUT) --set data.sample_rate=8000
+	$(VENV)/bin/lineage bench table --data digits --preset tiny --out $(BENCH_OUT) --set data.sample_rate=8000 codec_lm:model.codec=$(BENCH_OUT)/runs/codec codec_lm:data.seconds=1.0
 	rm -rf benchmarks/results/digits-tiny && mkdir -p benchmarks/results/digits-tiny
 	cp -r $(BENCH_OUT)/table.md $(BENCH_OUT)/table.json $(BENCH_OUT)/clips benchmarks/results/digits-tiny/
 

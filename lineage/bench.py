@@ -73,13 +73,15 @@ def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 
           device: str | None = None, log=print) -> dict:
     """Each model's ``preset`` on ``data``, trained or reused from ``out/runs/MODEL``, evaluated (reused
     when its ``metrics.json`` matches), then ``table.md``, ``table.json``, a few clips per row
-    (``clips/``) and the listening page."""
+    (``clips/``) and the listening page. An override ``MODEL:section.key=value`` applies to that model
+    only - e.g. ``codec_lm:model.codec=OUT/runs/codec``: the language model writes the tokens of the codec
+    trained earlier in the same table (rows train in the order of the lineage)."""
     entries = registry.entries() if models is None else [registry.load(m) for m in models]
     if not entries:
         raise ValueError("bench table: no models registered")
     order = [s.name for s in timeline.SYSTEMS]
     entries.sort(key=lambda e: order.index(e.system))  # rows in the order of the lineage
-    configs = [entry.config(preset, data, list(overrides)) for entry in entries]
+    configs = [entry.config(preset, data, own_overrides(entry.name, overrides)) for entry in entries]
     rates = {e.name: c.data.sample_rate for e, c in zip(entries, configs)}
     if len(set(rates.values())) > 1:  # one judge, one rate: a table across rates would compare judges
         listed = ", ".join(f"{m} {r}" for m, r in rates.items())
@@ -109,6 +111,19 @@ def table(data: str, models: list[str] | None, preset: str, out: Path, n: int = 
     _real_clips(runs[0], out / "clips" / "real", clips_per_row, results[0])
     listen.write_page(runs, out / "listening.html")
     return {"results": results, "markdown": markdown}
+
+
+def own_overrides(model: str, overrides) -> list[str]:
+    """The overrides for ``model``: every plain ``section.key=value``, and its own ``MODEL:section.key=value``
+    without the prefix (a colon in the value - a path, a dict - is not a prefix)."""
+    mine = []
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        if ":" not in key:
+            mine.append(item)
+        elif key.split(":", 1)[0] == model:
+            mine.append(item.split(":", 1)[1])
+    return mine
 
 
 def _write_table(out: Path, table: dict) -> str:

@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-speed", dest="speed", action="store_false", help="skip the RTF and training timings")
     b.add_argument("--device", default=None, help="where models are evaluated (default: what training would pick)")
     b.add_argument("--set", dest="overrides", action="append", default=[], nargs="+",
-                   metavar="SECTION.KEY=VALUE", help="overrides applied to every model's config")
+                   metavar="SECTION.KEY=VALUE", help="overrides applied to every model's config; "
+                   "MODEL:SECTION.KEY=VALUE to one model's only")
 
     s = _sub(sub, "demo", "hear every entry's shipped weights on one page, no training (a few minutes)",
              "lineage demo\nlineage demo -o runs/demo -n 2 --seconds 0.5", cmd_demo)

@@ -229,3 +229,8 @@ def test_prepare_codes_every_clip_once_with_the_frozen_codec(tmp_path, monkeypat
     (cached,) = (tmp_path / ".features").glob("codec_lm-fabricated-*.npz")
     cached.write_bytes(b"not an npz")
     assert np.array_equal(prepare(cfg, clips).values["code2"], found.values["code2"])
+    from lineage.config import ConfigError
+
+    cfg.data.segment = 256  # under one frame of the codec: nothing to predict, refused in one line
+    with pytest.raises(ConfigError, match="data.segment 256 is shorter than one frame"):
+        prepare(cfg, clips)

@@ -88,7 +88,8 @@ def test_bench_table_tabulates_every_registered_model_and_reuses_its_work(judge,
     # `--set` applies to every model, so only data and train keys here: each model keeps its tiny preset
     shared = [o for o in tiny_overrides if not o.startswith("model.")]
     args = ["bench", "table", "--data", "tones", "--out", str(out), "--n", "16", "--no-speed",
-            "--set", *shared, *SET_DATA]
+            "--set", *shared, *SET_DATA, f"codec_lm:model.codec={out / 'runs' / 'codec'}",  # this table's codec
+            "codec_lm:data.segment=0"]  # whole clips: the shared 256-sample crop is under one codec frame
     assert main(args) == 0
     table = json.loads((out / "table.json").read_text())
     assert sorted(r["model"] for r in table["results"]) == registry.names()
@@ -201,3 +202,12 @@ def test_a_bench_row_added_later_joins_the_table_in_lineage_order(tmp_path):
     (added / "table.json").write_text(json.dumps({**committed, "n": 7, "results": [again]}))
     with pytest.raises(ValueError, match="n=7 cannot join"):
         bench.add_rows(table, added, "today")
+
+
+def test_a_model_prefixed_override_reaches_that_model_only():
+    from lineage.bench import own_overrides
+
+    items = ["data.size=40", "codec_lm:model.codec=/runs/b:c", "data.path=C:/x", "wavenet:model.channels=8"]
+    assert own_overrides("codec_lm", items) == ["data.size=40", "model.codec=/runs/b:c", "data.path=C:/x"]
+    assert own_overrides("wavenet", items) == ["data.size=40", "data.path=C:/x", "model.channels=8"]
+    assert own_overrides("ddsp", items) == ["data.size=40", "data.path=C:/x"]

@@ -366,6 +366,7 @@ def test_pickles_planted_where_files_are_read_never_run(tmp_path, tiny_overrides
 
     import numpy as np
 
+    from lineage.data.cache import cache_path
     from lineage.data.clipset import ClipSet
     from zoo.ddsp import model as ddsp
 
@@ -376,7 +377,8 @@ def test_pickles_planted_where_files_are_read_never_run(tmp_path, tiny_overrides
     t = np.arange(3200) / 16000
     clips = ClipSet("planted", 16000, np.stack([0.5 * np.sin(2 * np.pi * f * t) for f in (220, 330)]).astype(np.float32),
                     {}, {})
-    cache = data_root / ".features" / f"ddsp-planted-{ddsp._feature_key(clips, 16000 // cfg.model.frame_rate)}.npz"
+    cache = cache_path("ddsp", clips, ddsp.feature_tag(cfg))
+    assert cache.parent == data_root / ".features"
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, f0_hz=payload, loudness_db=payload)  # np.savez pickles object arrays
     features = ddsp.prepare(cfg, clips)

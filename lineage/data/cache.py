@@ -13,19 +13,25 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 
-def cached_arrays(kind: str, clips, tag: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``compute()`` (``{name: [N, ...]}``, one row per clip of ``clips``), or what an earlier call with the
-    same clips and ``tag`` stored."""
+def cache_path(kind: str, clips, tag: str) -> Path:
+    """Where the arrays of ``kind`` for ``clips`` and ``tag`` are kept."""
     from lineage.data import data_root
 
     h = hashlib.sha256(np.ascontiguousarray(clips.audio).tobytes())
     h.update(f"{clips.sample_rate}-{tag}".encode())
-    path = data_root() / ".features" / f"{kind}-{clips.name}-{h.hexdigest()[:16]}.npz"
+    return data_root() / ".features" / f"{kind}-{clips.name}-{h.hexdigest()[:16]}.npz"
+
+
+def cached_arrays(kind: str, clips, tag: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``compute()`` (``{name: [N, ...]}``, one row per clip of ``clips``), or what an earlier call with the
+    same clips and ``tag`` stored."""
+    path = cache_path(kind, clips, tag)
     if path.is_file():
         try:
             with np.load(path) as stored:

@@ -232,8 +232,13 @@ def prepare(cfg, clips) -> Features:
     from lineage.files import sha256
     from lineage.run import Run
 
+    from lineage.config import ConfigError
+
     K = cfg.model.n_codebooks
     codec = load_codec(cfg.model, cfg.data.sample_rate)
+    if 0 < cfg.data.segment < codec.hop:
+        raise ConfigError(f"data.segment {cfg.data.segment} is shorter than one frame of the codec ({codec.hop} "
+                          f"samples): set it to 0 (whole clips) or a multiple of {codec.hop}")
     weights = sha256(Run.load(cfg.model.codec).latest / "model.safetensors")[:16]
 
     def compute() -> dict:

@@ -117,6 +117,11 @@ def build(cfg) -> DDSP:
     return DDSP(cfg.model, sample_rate=cfg.data.sample_rate)
 
 
+def feature_tag(cfg) -> str:
+    """What besides the clips decides the features: the hop, and the pYIN settings' version."""
+    return f"{cfg.data.sample_rate // cfg.model.frame_rate}-pyin4-v1"
+
+
 def prepare(cfg, clips) -> Features:
     """``f0_hz`` and ``loudness_db`` of every clip, one frame every ``hop`` samples (``[N, frames]``),
     computed once and cached beside the data (pYIN takes about a second per clip)."""
@@ -133,7 +138,7 @@ def prepare(cfg, clips) -> Features:
             ld = features.loudness(torch.from_numpy(clips.audio), clips.sample_rate, cfg.model.frame_rate).numpy()
         return {"f0_hz": f0, "loudness_db": ld}
 
-    arrays = cached_arrays("ddsp", clips, f"{hop}-pyin4-v1", compute)
+    arrays = cached_arrays("ddsp", clips, feature_tag(cfg), compute)
     f0, ld = arrays["f0_hz"], arrays["loudness_db"]
     return Features(hop, {"f0_hz": f0.astype(np.float32), "loudness_db": ld.astype(np.float32)})
 
