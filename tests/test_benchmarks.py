@@ -178,3 +178,22 @@ def test_codec_lm_patterns_compares_the_two_layouts_on_the_same_budget(tmp_path,
     assert rows["flatten"]["steps_per_second_of_audio"] == 200 and rows["delay"]["steps_per_second_of_audio"] == 53
     assert all(0 < row["bits_per_token"] < 12 and 0 <= row["class_accuracy"] <= 1 for row in rows.values())
     assert [row[0] for row in table_rows((tmp_path / "codec-lm-patterns.md").read_text())] == ["flatten", "delay"]
+
+
+def test_codec_lm_music_trains_a_codec_then_a_language_model_on_its_tokens(tmp_path, data_root):
+    """Both chorales presets for a few steps on a few chorales: the language model is built on the codec
+    trained first; the codec row sits beside the drum codec's and shaped noise; the ensemble judge's chance
+    is one in seven."""
+    run_script("codec_lm_music.py", "--runs", tmp_path / "runs", "--out", tmp_path, "-n", 7,
+               "--codec-set", "train.steps=3", "data.size=28", "train.sample_n=1",
+               "--set", "train.steps=3", "data.size=28", "model.dim=16", "model.layers=1", "model.heads=2",
+               "train.sample_n=1", data_root=data_root)
+    r = json.loads((tmp_path / "codec-lm-music.json").read_text())
+    assert r["codec_steps"] == 3 and r["lm_steps"] == 3 and r["judge_label"] == "ensemble"
+    assert abs(r["chance"] - 1 / 7) < 1e-9 and set(r["class_accuracy"]) == {"0", "3.0"}
+    assert json.loads((tmp_path / "runs" / "lm" / "config.json").read_text())["config"]["model"]["codec"] \
+        == str(tmp_path / "runs" / "codec")
+    assert set(r["codec_mrstft"]) == {"music", "drums", "noise"} and 0 < r["bits_per_token"] < 12
+    rows = table_rows((tmp_path / "codec-lm-music.md").read_text())  # the codec's table, then the model's
+    assert [row[0] for row in rows[:3]] == ["trained on chorales, 4 codebooks", "the shipped drum codec, 4 codebooks",
+                                            "noise shaped to the mean spectrum"]
