@@ -20,7 +20,9 @@ Sources, all committed:
 * ``benchmarks/results/codec-bitrate.md`` - the codec's quality against its bitrate
   (``python benchmarks/codec_bitrate.py``);
 * ``benchmarks/results/codec-lm-patterns.md`` - the codec language model flattened and delayed
-  (``python benchmarks/codec_lm_patterns.py``).
+  (``python benchmarks/codec_lm_patterns.py``);
+* ``benchmarks/results/codec-lm-music.md`` - the codec and the language model trained on the chorales
+  (``python benchmarks/codec_lm_music.py``).
 
 A card holds its block between ``<!-- measured:begin -->`` and ``<!-- measured:end -->``; everything
 else in the card is prose and stays as written.
@@ -147,15 +149,17 @@ def sashimi_speed_rows(model: str) -> list[str]:
 
 
 def markdown_file_rows(model: str) -> list[str]:
-    """A benchmark's Markdown file, whole, in the card of the entry it measures."""
+    """The benchmarks' Markdown files, whole, in the card of the entry they measure."""
+    lines = []
     for owner, name, title in (("codec", "codec-bitrate", "Quality against bitrate"),
-                               ("codec_lm", "codec-lm-patterns", "Flattening against the delay pattern")):
+                               ("codec_lm", "codec-lm-patterns", "Flattening against the delay pattern"),
+                               ("codec_lm", "codec-lm-music", "On music: the chorales presets")):
         path = ROOT / "benchmarks" / "results" / f"{name}.md"
         if model == owner and path.is_file():
             script = f"benchmarks/{name.replace('-', '_')}.py"
-            return [f"**{title}** (`{path.relative_to(ROOT)}`, `python {script}`):", ""] + \
+            lines += [f"**{title}** (`{path.relative_to(ROOT)}`, `python {script}`):", ""] + \
                 path.read_text().splitlines() + [""]
-    return []
+    return lines
 
 
 def diffusion_rows(entry) -> list[str]:
