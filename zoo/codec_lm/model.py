@@ -95,7 +95,7 @@ class CodecLM(nn.Module):
         one vector per label. ``drop [B]`` (True = unconditional) hides all but the null vector."""
         parts, visible = [self.null.expand(batch, 1, -1)], [torch.ones(batch, 1, dtype=torch.bool, device=self.null.device)]
         missing = [k for k in self.cfg.cond_keys if cond is None or k not in cond]
-        if missing and drop is None or (missing and not bool(drop.all())):
+        if missing and (drop is None or not bool(drop.all())):  # only a wholly dropped condition may be absent
             raise ValueError(f"this model is conditioned on {self.cfg.cond_keys} but got no {missing}; pass "
                              f"them in cond (or guidance with every condition dropped)")
         if not missing:
@@ -155,7 +155,8 @@ class CodecLM(nn.Module):
     def generate(self, n: int, frames: int, cond: dict | None = None, seed: int = 0, cache: bool = True,
                  guidance: float | None = None, temperature: float | None = None, top_k: int | None = None):
         """``codes [n, K, frames]``, one step at a time (``T + K - 1`` steps delayed, ``K T`` flattened),
-        with classifier-free guidance when the model has a condition and ``guidance != 1``."""
+        with classifier-free guidance when the model has a condition and ``guidance != 1``. Without ``cond``
+        a conditioned model writes unconditionally: its memory is the null vector alone."""
         cfg, K, special = self.cfg, len(self.embed), self.special
         guidance = cfg.guidance if guidance is None else guidance
         temperature = cfg.temperature if temperature is None else temperature
