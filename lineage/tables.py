@@ -11,7 +11,8 @@ COLUMNS = [("nll_bits", "NLL (bits)", "{:.3f}"), ("recon_nll_bits", "NLL given z
            ("mrstft", "MR-STFT ↓", "{:.3f}"), ("sc", "SC ↓", "{:.3f}"), ("lsd", "LSD (dB) ↓", "{:.2f}"),
            ("fid", "FID ↓", "{:.2f}"), ("is", "IS ↑", "{:.2f}"),
            ("mis", "mIS ↑", "{:.3g}"), ("am", "AM ↓", "{:.3f}"), ("ndb_k", "NDB/K ↓", "{:.2f}"),
-           ("class_accuracy", "class acc", "{:.2f}"), ("pitch_accuracy", "pitch acc", "{:.2f}")]
+           ("class_accuracy", "class acc", "{:.2f}"), ("pitch_accuracy", "pitch acc", "{:.2f}"),
+           ("clap_score", "CLAP ↑", "{:.3f}")]
 
 
 def table_rows(results: list[dict]) -> list[tuple[str, dict, bool]]:

@@ -9,6 +9,10 @@ One row per set of clips, all judged by the same classifier at the same clip len
 * the model - ``n`` generated clips (conditioned on labels drawn from the training set when the model
   takes labels).
 
+A model prompted by captions (``text``) also gets a **CLAP score** (:mod:`lineage.eval.clap`): the
+cosine of each clip to its caption in a CLAP trained on the data set, beside real held-out clips with
+their own captions and with a stranger's (``clap`` in the result).
+
 Reference statistics (FID's Gaussian, NDB's bins, AM's class marginal) come from every training clip.
 Likelihood models (an entry with ``nll``) also report held-out negative log-likelihood in bits per sample.
 
@@ -32,6 +36,7 @@ import torch
 from lineage.audio import fit_length
 from lineage.eval import metrics
 from lineage.eval.speed import generation_speed, machine, training_speed
+from lineage.eval.clap import get_clap, score_rows
 from lineage.eval.classifier import FLOOR, Judge, get_judge
 
 
@@ -114,6 +119,17 @@ def evaluate(run, n: int = 256, seconds: float | None = None, seed: int = 0, spe
         row["token_bits"] = held_out_bits(token_nll, testset, device)
     row["n"] = n
     rows[entry.name] = row
+    clap = None
+    if "text" in keys and "text" in cond:  # a captioned prompt: how near is each clip to its words?
+        t0 = time.perf_counter()
+        clap_judge = get_clap(cfg.data, dataset=run.dataset())
+        row["clap_score"] = clap_judge.score(audio, cond["text"].numpy())
+        clap = {**score_rows(clap_judge, testset, length, n), "retrieval": clap_judge.info["retrieval"],
+                "steps": clap_judge.info["steps"]}
+        if "real (test)" in rows:
+            rows["real (test)"]["clap_score"] = clap["real"]
+        log(f"CLAP score {row['clap_score']:.3f} (real {clap['real']:.3f}, mismatched captions "
+            f"{clap['mismatched']:.3f}; {time.perf_counter() - t0:.0f} s)")
     if autoencoder and len(testset):
         t0 = time.perf_counter()
         rows.update(reconstruction_rows(run, model, min(n_recon, len(testset)), length, seed, device))
@@ -128,7 +144,7 @@ def evaluate(run, n: int = 256, seconds: float | None = None, seed: int = 0, spe
         "classifier": {**{k: judge.info[k] for k in ("label", "classes", "test_accuracy", "n_train",
                                                      "n_test", "parameters")},
                        "floor": FLOOR, "reliable": judge.reliable},
-        "ndb_bins": ref["k"], "rows": rows,
+        "ndb_bins": ref["k"], "rows": rows, **({"clap": clap} if clap else {}),
         "generation_batch": {"n": n, "wall_s": round(gen_wall, 2), "rtf": gen_wall / (n * seconds)},
     }
     if speed:
