@@ -197,3 +197,18 @@ def test_codec_lm_music_trains_a_codec_then_a_language_model_on_its_tokens(tmp_p
     rows = table_rows((tmp_path / "codec-lm-music.md").read_text())  # the codec's table, then the model's
     assert [row[0] for row in rows[:3]] == ["trained on chorales, 4 codebooks", "the shipped drum codec, 4 codebooks",
                                             "noise shaped to the mean spectrum"]
+
+
+def test_clap_retrieval_measures_a_judge_per_set_against_chance(tmp_path):
+    """A CLAP of a few steps on the shared `drums`: one row, with its retrieval beside the chance values
+    of 62 held-out captions, and zero-shot over the 12 drums from their prompts."""
+    from conftest import shared_build
+
+    run_script("clap_retrieval.py", "--sets", "drums", "--steps", 20, "--out", tmp_path,
+               data_root=shared_build("drums").parent)
+    (row,) = json.loads((tmp_path / "clap.json").read_text())["rows"]
+    r, z = row["retrieval"], row["zero_shot"]
+    assert row["steps"] == 20 and r["audio_to_text_r1_chance"] == 1 / r["captions"]
+    assert z["classes"] == 12 and z["label"] == "drum" and abs(z["chance"] - 1 / 12) < 1e-12
+    assert all(0 <= r[k] <= 1 for k in ("audio_to_text_r1", "text_to_audio_r5"))
+    assert [cells[0] for cells in table_rows((tmp_path / "clap.md").read_text())] == ["drums"]

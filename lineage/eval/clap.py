@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lineage.clap import CLAP, ClapConfig, clap_score, distinct, retrieval
+from lineage.clap import CLAP, ClapConfig, clap_score, distinct, retrieval, zero_shot
 
 VERSION = 1  # bump when the towers or the training change: old caches are then ignored
 STEPS = 1000  # about 3 minutes on one core; cached, so paid once per data set and machine
@@ -115,6 +115,31 @@ def get_clap(data_cfg, seed: int = 0, steps: int | None = None, root: Path | Non
     tmp.replace(folder / "model.safetensors")
     write_atomic(folder / "info.json", json.dumps(info, indent=2))  # written last: marks the cache complete
     return ClapJudge(model, info)
+
+
+# Zero-shot: one prompt per class, in a form no training caption has (no loudness, no pitch, no register).
+PROMPTS = {"drums": ("drum", "a {drum}"), "notes": ("instrument", "a {name} note"),
+           "digits": ("digit", "the word {name}"), "chorales": ("ensemble", "a chorale played by {name}")}
+
+
+def class_prompts(dataset) -> tuple[str, list[str]]:
+    """``(label, prompts)`` of a captioned set: prompt ``c`` names class ``c`` of ``label``."""
+    from lineage.data.soundfont import DRUM_WORDS
+
+    if dataset.name not in PROMPTS:
+        raise ValueError(f"no zero-shot prompts for data set {dataset.name!r}; known: {sorted(PROMPTS)}")
+    label, template = PROMPTS[dataset.name]
+    names = dataset.vocab[label]
+    return label, [template.format(name=n.lower().replace("(", "").replace(")", ""), drum=DRUM_WORDS.get(n, n))
+                   for n in names]
+
+
+def zero_shot_accuracy(judge: ClapJudge, clips) -> dict:
+    """Zero-shot classification of ``clips`` by :func:`class_prompts`, with its chance values."""
+    label, prompts = class_prompts(clips)
+    emb = judge.model.embed_captions(judge.model.tokens(prompts))
+    return {"label": label, "prompt": PROMPTS[clips.name][1],
+            **zero_shot(judge.model.embed_clips(clips.audio), emb, clips.labels[label])}
 
 
 def score_rows(judge: ClapJudge, testset, length: int, n: int, seed: int = 0) -> dict:
