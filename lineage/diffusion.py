@@ -26,7 +26,11 @@ reaches the same noise level in bigger steps (WaveGrad's and DiffWave's 6-step s
 WaveGrad conditions its network on the *continuous* noise level ``sqrt(abar)`` instead of the integer
 step; :meth:`Schedule.noise_level` draws it between two neighbouring levels, as the paper does.
 
-Everything here is checked against Hugging Face ``diffusers`` (``tests/test_diffusion.py``).
+Latent diffusion models train a different target, the velocity ``v`` of the v-parameterisation; it is at
+the end of this file, written for any ``(alpha, sigma)`` pair of a schedule.
+
+Everything here is checked against Hugging Face ``diffusers`` (``tests/test_diffusion.py``), and the
+v-parameterisation against ``audio-diffusion-pytorch``'s v-objective and sampler.
 """
 
 from __future__ import annotations
@@ -110,3 +114,38 @@ class Schedule:
         lo = self.alpha_bar.sqrt()[t.cpu()]
         u = torch.rand(t.shape, generator=generator, dtype=torch.float64)
         return (lo + (hi - lo) * u).to(t.device)
+
+
+# -- the v-parameterisation (Salimans & Ho 2022), what latent diffusion models train -------------------
+# Write a noisy example as a rotation of data and noise, x_t = alpha x_0 + sigma eps with
+# alpha^2 + sigma^2 = 1 (DDPM: alpha = sqrt(abar_t); audio-diffusion-pytorch: alpha = cos(phi),
+# sigma = sin(phi), phi = s pi / 2 for a noise level s in [0, 1]). The network predicts the *velocity*
+#     v = d x_t / d phi = alpha eps - sigma x_0,
+# the other axis of the same rotation. Given x_t and v, both ends follow by rotating back:
+#     x_0 = alpha x_t - sigma v,        eps = sigma x_t + alpha v.
+# Unlike eps, v stays a useful target at both ends of the schedule: at alpha -> 0 predicting eps says
+# nothing about x_0, while v -> -x_0 does.
+
+
+def angle_alpha_sigma(s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noise level ``s`` in [0, 1] -> ``(alpha, sigma) = (cos(s pi / 2), sin(s pi / 2))``."""
+    phi = s * torch.pi / 2
+    return torch.cos(phi), torch.sin(phi)
+
+
+def v_target(x0: torch.Tensor, noise: torch.Tensor, alpha, sigma) -> torch.Tensor:
+    """``v = alpha eps - sigma x_0``: the v-objective's regression target."""
+    return alpha * noise - sigma * x0
+
+
+def from_v(xt: torch.Tensor, v: torch.Tensor, alpha, sigma) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x_0, eps)`` from a noisy example and its predicted velocity (the rotation undone)."""
+    return alpha * xt - sigma * v, sigma * xt + alpha * v
+
+
+def v_step(xt: torch.Tensor, v: torch.Tensor, now: tuple, then: tuple) -> torch.Tensor:
+    """One deterministic (DDIM, Song et al. 2021) step from noise level ``now = (alpha, sigma)`` to a
+    lower one ``then``: predict ``x_0`` and ``eps``, then re-noise ``x_0`` to the new level with the same
+    ``eps``: ``x_then = alpha' x_0 + sigma' eps``."""
+    x0, eps = from_v(xt, v, *now)
+    return then[0] * x0 + then[1] * eps

@@ -85,3 +85,59 @@ def test_wavegrad_noise_levels_lie_between_neighbouring_steps():
 def test_bad_betas_are_refused_in_one_line():
     with pytest.raises(ValueError, match="betas must be"):
         Schedule([0.1, 1.5])
+
+
+# -- the v-parameterisation against audio-diffusion-pytorch --------------------------------------------
+
+class _Recorder(torch.nn.Module):
+    """A stand-in network: remembers what it was given and answers a fixed function of it."""
+
+    def forward(self, x, sigmas, **kwargs):
+        self.seen = (x.clone(), sigmas.clone())
+        return torch.tanh(x) * (1 + sigmas.reshape(-1, 1, 1))  # any function of both will do
+
+
+def test_the_v_objective_equals_audio_diffusion_pytorch():
+    """Its VDiffusion draws a noise level and noise, mixes them with x, and regresses the net on v: the
+    same x_t and the same loss from lineage.diffusion, given the same draws."""
+    adp = require("audio_diffusion_pytorch")
+    from lineage.diffusion import angle_alpha_sigma, v_target
+
+    net, x = _Recorder(), torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    theirs = adp.VDiffusion(net=net)(x)
+    torch.manual_seed(0)  # the same draws, in its order: the levels, then the noise
+    s = torch.rand(3)
+    noise = torch.randn_like(x)
+    alpha, sigma = (a.reshape(-1, 1, 1) for a in angle_alpha_sigma(s))
+    xt = alpha * x + sigma * noise
+    assert torch.allclose(net.seen[0], xt, atol=1e-6) and torch.allclose(net.seen[1], s)
+    ours = torch.nn.functional.mse_loss(net(xt, s), v_target(x, noise, alpha, sigma))
+    assert torch.allclose(theirs, ours, atol=1e-6)
+
+
+@pytest.mark.parametrize("steps", [1, 3, 10])
+def test_v_steps_equal_audio_diffusion_pytorch_s_sampler(steps):
+    """Its VSampler walks noise levels 1 -> 0 in equal steps; so do `v_step`s on the same network."""
+    adp = require("audio_diffusion_pytorch")
+    from lineage.diffusion import angle_alpha_sigma, v_step
+
+    net, start = _Recorder(), torch.randn(2, 4, 16, generator=torch.Generator().manual_seed(2))
+    theirs = adp.VSampler(net=net)(start, num_steps=steps)
+    levels = torch.linspace(1, 0, steps + 1)
+    x = start
+    for i in range(steps):
+        x = v_step(x, net(x, levels[i].repeat(2)), angle_alpha_sigma(levels[i]), angle_alpha_sigma(levels[i + 1]))
+    assert torch.allclose(theirs, x, atol=1e-5)
+
+
+def test_v_recovers_data_and_noise_exactly():
+    """x_t and v are a rotation of (x_0, eps): rotating back gives both, at every noise level."""
+    from lineage.diffusion import angle_alpha_sigma, from_v, v_target
+
+    g = torch.Generator().manual_seed(3)
+    x0, eps = torch.randn(5, 8, generator=g), torch.randn(5, 8, generator=g)
+    alpha, sigma = (a[:, None] for a in angle_alpha_sigma(torch.linspace(0, 1, 5)))
+    xt = alpha * x0 + sigma * eps
+    back_x0, back_eps = from_v(xt, v_target(x0, eps, alpha, sigma), alpha, sigma)
+    assert torch.allclose(back_x0, x0, atol=1e-6) and torch.allclose(back_eps, eps, atol=1e-6)
