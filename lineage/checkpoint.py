@@ -176,4 +176,13 @@ def _load(path: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
 
 
 def _contiguous(tensors: dict) -> dict:
-    return {k: torch.as_tensor(v).detach().contiguous().cpu() for k, v in tensors.items()}
+    """Each tensor contiguous on the CPU. A weight that two modules share (a library may apply one layer
+    twice) appears under two names with one storage, which safetensors refuses: the second name gets its own
+    copy, and loading copies the same values into the one shared weight again."""
+    out, seen = {}, set()
+    for k, v in tensors.items():
+        t = torch.as_tensor(v).detach().contiguous().cpu()
+        key = (t.untyped_storage().data_ptr(), t.storage_offset()) if t.numel() else None
+        out[k] = t.clone() if key in seen else t
+        seen.add(key)
+    return out

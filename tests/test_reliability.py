@@ -392,3 +392,19 @@ def test_pickles_planted_where_files_are_read_never_run(tmp_path, tiny_overrides
     trainer(run, tiny_overrides, resume=True).fit()
     Run(run).model(device="cpu")
     assert not marker.exists()
+
+
+def test_a_weight_shared_by_two_modules_is_written_and_read_back(tmp_path):
+    """A layer applied twice (as audio-diffusion-pytorch's time embedding does) has two names and one
+    storage; the checkpoint holds both names, and loading gives the one weight its value again."""
+    from lineage import checkpoint
+
+    layer = torch.nn.Linear(3, 3)
+    model = torch.nn.Sequential(layer, torch.nn.ReLU(), layer)
+    ckpt = checkpoint.write(tmp_path, 1, model.state_dict(), None, {}, {}, keep=1)
+    weights = checkpoint.read(ckpt)["weights"]
+    assert set(weights) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    fresh = torch.nn.Sequential(shared := torch.nn.Linear(3, 3), torch.nn.ReLU(), shared)
+    fresh.load_state_dict(weights)
+    x = torch.randn(2, 3)
+    assert torch.equal(fresh(x), model(x))
