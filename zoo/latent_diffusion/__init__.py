@@ -1,0 +1,10 @@
+"""Latent diffusion (AudioLDM 2023, after Moûsai and Stable Audio) as a zoo entry: ``vae.py`` is the audio
+autoencoder, ``model.py`` the diffusion model in its latent space, conditioned through CLAP."""
+
+from zoo.latent_diffusion.model import (Config, LatentDiffusion, build, capabilities, facts, generate, reconstruct,
+                                        sample, steps)
+
+SYSTEM = "AudioLDM"  # the name of this system in lineage.timeline; Moûsai's library, Stable Audio's autoencoder
+
+__all__ = ["SYSTEM", "Config", "LatentDiffusion", "build", "steps", "sample", "generate", "reconstruct",
+           "capabilities", "facts"]
