@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lineage.eval.classifier import LogMel
+from lineage.eval.classifier import LogMel, mel_convs
 from lineage.transformer import TextEncoder
 
 
@@ -63,12 +63,8 @@ class AudioTower(nn.Module):
     def __init__(self, sample_rate: int, width: int):
         super().__init__()
         self.frontend = LogMel(sample_rate)
-        chans = [1, width, width, 2 * width, 2 * width]
-        blocks = []
-        for c_in, c_out in zip(chans[:-1], chans[1:]):
-            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
-        self.convs = nn.Sequential(*blocks)
-        self.out_dim = 2 * chans[-1]
+        self.convs = mel_convs(width)  # the judge's four conv blocks
+        self.out_dim = 4 * width  # mean and max of 2 width channels
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         h = self.convs(self.frontend(audio))  # [B, C, mels / 16, frames / 16]

@@ -47,17 +47,23 @@ class LogMel(nn.Module):
         return torch.log(self.mel @ spec + 1e-6)[:, None]  # [B, 1, M, frames]
 
 
+def mel_convs(width: int) -> nn.Sequential:
+    """Four blocks of 3x3 convolution, batch norm, ReLU and 2x2 max pooling over a log-mel image
+    ``[B, 1, M, frames]`` -> ``[B, 2 width, M / 16, frames / 16]`` (the judge's, and CLAP's audio tower)."""
+    chans = [1, width, width, 2 * width, 2 * width]
+    blocks = []
+    for c_in, c_out in zip(chans[:-1], chans[1:]):
+        blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(*blocks)
+
+
 class AudioClassifier(nn.Module):
     def __init__(self, sample_rate: int, n_classes: int, width: int = 16, embed: int = 128):
         super().__init__()
         self.sample_rate = sample_rate
         self.frontend = LogMel(sample_rate)
-        chans = [1, width, width, 2 * width, 2 * width]
-        blocks = []
-        for c_in, c_out in zip(chans[:-1], chans[1:]):
-            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
-        self.convs = nn.Sequential(*blocks)
-        self.embed = nn.Linear(2 * chans[-1], embed)
+        self.convs = mel_convs(width)
+        self.embed = nn.Linear(4 * width, embed)
         self.out = nn.Linear(embed, n_classes)
         self.dropout = nn.Dropout(0.2)
 
