@@ -19,7 +19,7 @@ the space answers three questions, each measured here:
 * **zero-shot classification** - write one prompt per class ("a snare drum") and give each clip the
   class whose prompt is nearest, with no classifier ever trained on the labels;
 * **the CLAP score** - the cosine of a generated clip to the prompt it was made from (the metric of
-  text-to-audio papers since AudioLDM). Latent diffusion (chapter 13) also *conditions* on this space.
+  text-to-audio papers since AudioLDM). Latent diffusion models also *condition* on this space.
 
 One departure from CLIP, forced by templated captions: two clips of a batch may share a caption ("a loud
 snare drum"), and plain InfoNCE would push a clip away from its own words because they sit in another
