@@ -80,7 +80,8 @@ class CLAP(nn.Module):
         self.sample_rate, self.vocab = sample_rate, list(vocab)
         self.audio = AudioTower(sample_rate, cfg.width)
         self.text = TextEncoder(len(vocab), cfg.dim, cfg.heads, cfg.text_layers, cfg.max_words)
-        self.audio_proj = nn.Sequential(nn.Linear(self.audio.out_dim, cfg.embed), nn.ReLU(), nn.Linear(cfg.embed, cfg.embed))
+        self.audio_proj = nn.Sequential(nn.Linear(self.audio.out_dim, cfg.embed), nn.ReLU(),
+                                        nn.Linear(cfg.embed, cfg.embed))
         self.text_proj = nn.Sequential(nn.Linear(cfg.dim, cfg.embed), nn.ReLU(), nn.Linear(cfg.embed, cfg.embed))
         self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))  # log(1/tau)
 

@@ -105,8 +105,9 @@ def get_clap(data_cfg, seed: int = 0, steps: int | None = None, root: Path | Non
     trainset, testset = dataset.split(data_cfg.holdout, seed=data_cfg.seed)
     t0 = time.perf_counter()
     model, log = train_clap(trainset, data_cfg.sample_rate, steps, seed=seed, progress=progress)
-    info = {"data": data_cfg.name, "vocab": model.vocab, "steps": steps, "seed": seed, "train_seconds": round(time.perf_counter() - t0, 1),
-            "n_train": len(trainset), "n_test": len(testset), "final": log[-1] if log else {},
+    info = {"data": data_cfg.name, "vocab": model.vocab, "steps": steps, "seed": seed,
+            "train_seconds": round(time.perf_counter() - t0, 1), "n_train": len(trainset), "n_test": len(testset),
+            "final": log[-1] if log else {},
             "parameters": sum(p.numel() for p in model.parameters()), "version": VERSION,
             "retrieval": held_out(model, testset) if len(testset) else {}}
     folder.mkdir(parents=True, exist_ok=True)
