@@ -144,7 +144,8 @@ def attach_frozen_parts(model: LatentDiffusion) -> None:
                          f"{len(judge.model.vocab)}")
     model.clap.load_state_dict(judge.model.state_dict())
     model.clap.vocab = judge.model.vocab
-    audio = torch.from_numpy(load(model.data_cfg).audio[:256])[:, None]
+    train, _ = load(model.data_cfg).split(model.data_cfg.holdout, seed=model.data_cfg.seed)
+    audio = torch.from_numpy(train.audio[:256])[:, None]
     with torch.no_grad():
         model.latent_scale.fill_(1.0)
         model.latent_scale.fill_(1.0 / float(model.latents(audio, draw=False).std()))
