@@ -8,7 +8,7 @@ For each set, on its held-out pairs: recall@1 and @5 from audio to text (the cli
 set's distinct held-out captions) and from text to audio (a clip with that caption among the nearest),
 each beside what random ranking scores; zero-shot classification from one prompt per class; the CLAP
 score of real clips with their own captions and with a neighbour's. Writes
-``benchmarks/results/clap.{json,md}``; the trained CLAPs stay cached beside the data.
+``benchmarks/results/clap-retrieval.{json,md}``; the trained CLAPs stay cached beside the data.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ def main(argv=None) -> int:
     for name in sets:
         rows.append(measure(name, args.steps))
         print(f"{name}: {rows[-1]['retrieval']}", flush=True)
-    write_result(args.out, "clap", {"rows": rows}, markdown(rows))
-    print((args.out / "clap.md").read_text())
+    write_result(args.out, "clap-retrieval", {"rows": rows}, markdown(rows))
+    print((args.out / "clap-retrieval.md").read_text())
     return 0
 
 

@@ -206,9 +206,9 @@ def test_clap_retrieval_measures_a_judge_per_set_against_chance(tmp_path):
 
     run_script("clap_retrieval.py", "--sets", "drums", "--steps", 20, "--out", tmp_path,
                data_root=shared_build("drums").parent)
-    (row,) = json.loads((tmp_path / "clap.json").read_text())["rows"]
+    (row,) = json.loads((tmp_path / "clap-retrieval.json").read_text())["rows"]
     r, z = row["retrieval"], row["zero_shot"]
     assert row["steps"] == 20 and r["audio_to_text_r1_chance"] == 1 / r["captions"]
     assert z["classes"] == 12 and z["label"] == "drum" and abs(z["chance"] - 1 / 12) < 1e-12
     assert all(0 <= r[k] <= 1 for k in ("audio_to_text_r1", "text_to_audio_r5"))
-    assert [cells[0] for cells in table_rows((tmp_path / "clap.md").read_text())] == ["drums"]
+    assert [cells[0] for cells in table_rows((tmp_path / "clap-retrieval.md").read_text())] == ["drums"]
