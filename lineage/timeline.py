@@ -103,7 +103,7 @@ SYSTEMS: list[System] = [
     System("AudioLDM", 2023, "AudioLDM: Text-to-Audio Generation with Latent Diffusion Models",
            "Liu et al.", "2301.12503", "latent-diffusion",
            "diffusion in a VAE's mel latent space, conditioned through CLAP",
-           ("CLAP", "DiffWave")),
+           ("CLAP", "DiffWave"), "latent_diffusion"),
     System("Mousai", 2023, "Mousai: Text-to-Music Generation with Long-Context Latent Diffusion",
            "Schneider et al.", "2301.11757", "latent-diffusion",
            "a two-stage cascade: a diffusion autoencoder, then text-conditioned latent diffusion",
@@ -142,6 +142,7 @@ class Work:
 
 
 OTHER_WORKS: list[Work] = [
+    Work("VAE", 2013, "Auto-Encoding Variational Bayes", "Kingma & Welling", "1312.6114"),
     Work("GAN", 2014, "Generative Adversarial Networks", "Goodfellow et al.", "1406.2661"),
     Work("DCGAN", 2015, "Unsupervised Representation Learning with Deep Convolutional Generative "
          "Adversarial Networks", "Radford et al.", "1511.06434"),
@@ -175,6 +176,7 @@ OTHER_WORKS: list[Work] = [
          "1910.11480"),
     Work("CPC", 2018, "Representation Learning with Contrastive Predictive Coding", "van den Oord et al.",
          "1807.03748"),
+    Work("DDIM", 2020, "Denoising Diffusion Implicit Models", "Song et al.", "2010.02502"),
     Work("Dieleman", 2020, "Generating Music in the Waveform Domain", "Dieleman",
          url="https://sander.ai/2020/03/24/audio-generation.html", note="Blog post"),
     Work("DDPM", 2020, "Denoising Diffusion Probabilistic Models", "Ho et al.", "2006.11239"),
@@ -184,6 +186,10 @@ OTHER_WORKS: list[Work] = [
          "Radford et al.", "2103.00020"),
     Work("S4", 2021, "Efficiently Modeling Long Sequences with Structured State Spaces", "Gu et al.",
          "2111.00396"),
+    Work("Latent diffusion", 2022, "High-Resolution Image Synthesis with Latent Diffusion Models",
+         "Rombach et al.", "2112.10752"),
+    Work("Progressive distillation", 2022, "Progressive Distillation for Fast Sampling of Diffusion Models",
+         "Salimans & Ho", "2202.00512"),
     Work("S4D", 2022, "On the Parameterization and Initialization of Diagonal State Space Models",
          "Gu et al.", "2206.11893"),
     Work("MS-CLAP", 2022, "CLAP: Learning Audio Concepts From Natural Language Supervision", "Elizalde et al.",

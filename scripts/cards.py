@@ -24,7 +24,9 @@ Sources, all committed:
 * ``benchmarks/results/codec-lm-music.md`` - the codec and the language model trained on the chorales
   (``python benchmarks/codec_lm_music.py``);
 * ``benchmarks/results/clap-retrieval.md`` - the CLAP judge of every captioned data set
-  (``python benchmarks/clap_retrieval.py``).
+  (``python benchmarks/clap_retrieval.py``);
+* ``benchmarks/results/latent-vs-codec.md`` - the latent diffusion model's VAE against the codec's codes
+  at the same frame rate (``python benchmarks/latent_vs_codec.py``).
 
 Besides the zoo entries' cards, models that are not entries (they write no audio) have a card of their
 own: :data:`OTHER_CARDS`.
@@ -160,7 +162,8 @@ def markdown_file_rows(model: str) -> list[str]:
     for owner, name, title in (("clap", "clap-retrieval", "The CLAP judge of each captioned data set"),
                                ("codec", "codec-bitrate", "Quality against bitrate"),
                                ("codec_lm", "codec-lm-patterns", "Flattening against the delay pattern"),
-                               ("codec_lm", "codec-lm-music", "On music: the chorales presets")):
+                               ("codec_lm", "codec-lm-music", "On music: the chorales presets"),
+                               ("latent_diffusion", "latent-vs-codec", "Continuous latents against discrete codes")):
         path = ROOT / "benchmarks" / "results" / f"{name}.md"
         if model == owner and path.is_file():
             script = f"benchmarks/{name.replace('-', '_')}.py"
@@ -187,7 +190,8 @@ METRIC_NAMES = {"nll_bits": "held-out NLL, whole clips (bits) ↓",
                 "nll_bits_crop": "held-out NLL, the training crop only (bits) ↓",
                 "token_bits": "held-out bits per codec token ↓",
                 "mrstft": "reconstruction MR-STFT ↓", "fid": "FID ↓",
-                "is": "IS ↑", "class_accuracy": "class accuracy ↑", "pitch_accuracy": "pitch accuracy ↑"}
+                "is": "IS ↑", "class_accuracy": "class accuracy ↑", "pitch_accuracy": "pitch accuracy ↑",
+                "clap_score": "CLAP score ↑"}
 
 
 def shipped_rows(entry) -> list[str]:

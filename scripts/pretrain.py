@@ -1,5 +1,7 @@
 """Train, measure and ship one zoo entry's weights: ``make pretrain NAME=wavenet``.
 
+0. An entry of two stages (``PRETRAIN_FIRST`` in its module: latent diffusion's autoencoder) first trains
+   and evaluates that stage's preset in ``runs/pretrain/NAME-PRESET``; the later runs are built on it.
 1. Train the entry's ``tiny`` preset in ``runs/pretrain/NAME`` and copy that run to ``runs/pretrain/NAME-tiny``.
 2. Evaluate the copy (``lineage eval --n N --no-speed``): the ``tiny`` row of the card's table.
 3. Resume the same run as the ``small`` preset, which differs from ``tiny`` only in ``train.steps``: the
@@ -35,7 +37,8 @@ from lineage.train import train
 MAIN = (("mrstft", "reconstruction MR-STFT", "lower"), ("nll_bits", "held-out NLL, whole clips (bits)", "lower"),
         ("token_bits", "held-out bits per codec token", "lower"),
         ("fid", "FID", "lower"))
-COMPARED = ("nll_bits", "nll_bits_crop", "token_bits", "mrstft", "fid", "is", "class_accuracy", "pitch_accuracy")
+COMPARED = ("nll_bits", "nll_bits_crop", "token_bits", "mrstft", "fid", "is", "class_accuracy", "pitch_accuracy",
+            "clap_score")
 
 
 def main(argv=None) -> int:
@@ -47,7 +50,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     entry = registry.load(args.name)
-    tiny, small = entry.config("tiny"), entry.config("small")
+    first = first_stage(entry, Path(args.runs), args.n)
+    overrides = [f"model.{first['key']}={first['run']}"] if first else []
+    tiny, small = entry.config("tiny", None, overrides), entry.config("small", None, overrides)
     diffs = [d for d in _differences(cfgmod.to_dict(tiny), cfgmod.to_dict(small)) if d not in SAFE_ON_RESUME]
     if diffs:
         raise SystemExit(f"pretrain: {entry.preset_path('small')}: differs from tiny in {', '.join(diffs)}; "
@@ -81,8 +86,13 @@ def main(argv=None) -> int:
                  "manifest_sha256": data_info.get("manifest_sha256"), "build_seed": small.data.seed},
         "train_seconds": round(pretrained.train_seconds(run.log), 1), "threads": args.threads,
         "device": _device(run.config.train.device), "machine": machine(), "torch": torch.__version__,
-        "date": date.today().isoformat(), "command": f"make pretrain NAME={args.name}"}
+        "date": date.today().isoformat(), "command": f"make pretrain NAME={args.name}",
+        **({"first_stage": first["provenance"]} if first else {})}
     pretrained.ship(run, dest, provenance)
+    if first:  # the shipped folder holds the first stage's weights itself: it names itself, not a run left behind
+        shipped_cfg = json.loads((dest / "config.json").read_text())
+        shipped_cfg["config"]["model"][first["key"]] = args.name
+        (dest / "config.json").write_text(json.dumps(shipped_cfg, indent=2) + "\n")
     print(f"[{args.name}] evaluating the shipped weights in {dest} ({args.n} clips)", flush=True)
     report.evaluate(dest, n=args.n, speed=False)
     shipped = add_crop_bits(Run(dest))
@@ -94,6 +104,27 @@ def main(argv=None) -> int:
     print(f"[{args.name}] {m['main']['label']}: tiny {m['tiny'][m['main']['key']]:.3f} -> small "
           f"{m['small'][m['main']['key']]:.3f}; {time.perf_counter() - t0:.0f} s in this sitting -> {dest}")
     return 0
+
+
+def first_stage(entry, runs: Path, n: int) -> dict | None:
+    """An entry of two stages names the first in its module, ``PRETRAIN_FIRST = (preset, key)``: that
+    preset is trained (or resumed) in ``runs/NAME-PRESET`` and evaluated, and its run folder becomes
+    ``model.KEY`` of the tiny and small runs (latent diffusion: the autoencoder its U-Net works on)."""
+    spec = getattr(entry.module, "PRETRAIN_FIRST", None)
+    if spec is None:
+        return None
+    preset, key = spec
+    cfg, out = entry.config(preset), runs / f"{entry.name}-{preset}"
+    print(f"[{entry.name}] training the first stage, preset {preset} ({cfg.train.steps} steps), in {out}", flush=True)
+    train(entry.name, cfg, out, resume=Run(out).started)
+    run = Run(out)
+    if run.metrics is None:
+        print(f"[{entry.name}] evaluating the first stage ({n} clips)", flush=True)
+        report.evaluate(out, n=n, speed=False)
+    row = {k: v for k, v in Run(out).metrics["rows"][entry.name].items() if k in COMPARED}
+    return {"key": key, "run": out, "provenance": {
+        "preset": preset, "steps": _step(run), "train_seconds": round(pretrained.train_seconds(run.log), 1),
+        "metrics": row}}
 
 
 def add_crop_bits(run: Run) -> dict:

@@ -212,3 +212,20 @@ def test_clap_retrieval_measures_a_judge_per_set_against_chance(tmp_path):
     assert z["classes"] == 12 and z["label"] == "drum" and abs(z["chance"] - 1 / 12) < 1e-12
     assert all(0 <= r[k] <= 1 for k in ("audio_to_text_r1", "text_to_audio_r5"))
     assert [cells[0] for cells in table_rows((tmp_path / "clap-retrieval.md").read_text())] == ["drums"]
+
+
+def test_latent_vs_codec_sets_the_shipped_vae_beside_each_number_of_codebooks(tmp_path):
+    """The two entries' shipped weights on a few held-out drums: a VAE row at 400 numbers a second, then
+    the codec at 1, 2, 4, 8 codebooks with 6 bits per code; the VAE rebuilds the drums closer than the
+    codec's first codebook alone (what its measured table says, checked on 16 clips)."""
+    from conftest import shared_build
+
+    run_script("latent_vs_codec.py", "-n", 16, "--out", tmp_path, data_root=shared_build("drums").parent)
+    r = json.loads((tmp_path / "latent-vs-codec.json").read_text())
+    vae, *codec = r["rows"]
+    assert vae["what"] == "VAE" and vae["numbers_per_second"] == 400 and r["clips"] == 16
+    assert [row["codebooks"] for row in codec] == [1, 2, 4, 8]
+    assert [row["bits_per_second"] for row in codec] == [50 * k * 6 for k in (1, 2, 4, 8)]
+    assert all(0 <= row["class_accuracy"] <= 1 for row in r["rows"]) and r["real_class_accuracy"] > 0.8
+    assert vae["mrstft"] < codec[0]["mrstft"]
+    assert len(table_rows((tmp_path / "latent-vs-codec.md").read_text())) == 5

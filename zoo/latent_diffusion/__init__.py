@@ -5,6 +5,8 @@ from zoo.latent_diffusion.model import (Config, LatentDiffusion, build, capabili
                                         sample, steps)
 
 SYSTEM = "AudioLDM"  # the name of this system in lineage.timeline; Moûsai's library, Stable Audio's autoencoder
+# `make pretrain` trains the autoencoder (preset `vae`) first and hands its run to the U-Net as model.autoencoder
+PRETRAIN_FIRST = ("vae", "autoencoder")
 
-__all__ = ["SYSTEM", "Config", "LatentDiffusion", "build", "steps", "sample", "generate", "reconstruct",
+__all__ = ["SYSTEM", "PRETRAIN_FIRST", "Config", "LatentDiffusion", "build", "steps", "sample", "generate", "reconstruct",
            "capabilities", "facts"]

@@ -121,8 +121,10 @@ class LatentDiffusion(nn.Module):
 # --- the frozen parts -------------------------------------------------------------------------------
 
 def attach_frozen_parts(model: LatentDiffusion) -> None:
-    """Before the diffusion stage trains: the trained autoencoder, the CLAP of the same data, and the
-    latents' scale (1 / the std of the posterior means of up to 256 training clips)."""
+    """Before the diffusion stage trains: the trained autoencoder, the CLAP of the same data (the one
+    inside ``autoencoder`` when that is a diffusion run of this data set, else the judge of seed
+    ``clap_seed``), and the latents' scale (1 / the std of the posterior means of up to 256 training clips;
+    a diffusion run's own scale when ``autoencoder`` is one)."""
     from lineage.data import load
     from lineage.eval.clap import get_clap
     from lineage.run import Run
@@ -137,13 +139,22 @@ def attach_frozen_parts(model: LatentDiffusion) -> None:
                          f"{theirs.strides}, latent {theirs.latent}, decoder {theirs.decoder}) is not the one this "
                          f"config builds; set the same model.channels, strides, latent and decoder")
     model.vae.load_state_dict(trained.vae.state_dict())
-    judge = get_clap(model.data_cfg, seed=cfg.clap_seed)
-    if len(judge.model.vocab) != cfg.clap_words:
+    if not cfg.cond_keys:  # a data set without captions: unconditional latent diffusion, no CLAP
+        clap = None
+    elif theirs.stage == "diffusion" and source.config.data.name == model.data_cfg.name:
+        clap = trained.clap  # a trained diffusion model of the same data set brings its CLAP too
+    else:
+        clap = get_clap(model.data_cfg, seed=cfg.clap_seed).model
+    if clap is not None and len(clap.vocab) != cfg.clap_words:
         raise ValueError(f"model.clap_words is {cfg.clap_words}, but the captions of data set "
-                         f"{model.data_cfg.name} have {len(judge.model.vocab)} words; set model.clap_words="
-                         f"{len(judge.model.vocab)}")
-    model.clap.load_state_dict(judge.model.state_dict())
-    model.clap.vocab = judge.model.vocab
+                         f"{model.data_cfg.name} have {len(clap.vocab)} words; set model.clap_words="
+                         f"{len(clap.vocab)}")
+    if clap is not None:
+        model.clap.load_state_dict(clap.state_dict())
+        model.clap.vocab = clap.vocab
+    if theirs.stage == "diffusion":  # the same VAE: the same scale, and no data needed to find it
+        model.latent_scale.copy_(trained.latent_scale)
+        return
     train, _ = load(model.data_cfg).split(model.data_cfg.holdout, seed=model.data_cfg.seed)
     audio = torch.from_numpy(train.audio[:256])[:, None]
     with torch.no_grad():
@@ -165,12 +176,14 @@ def autoencoder_loss(model: LatentDiffusion, batch: dict) -> tuple[torch.Tensor,
 
 def diffusion_loss(model: LatentDiffusion, batch: dict) -> tuple[torch.Tensor, dict]:
     """Stage 2: the v-objective on the clip's latents, conditioned on the clip's own *audio* CLAP
-    embedding (AudioLDM's trick), replaced by the null embedding for ``cond_dropout`` of the clips."""
-    audio = batch["audio"]  # [B, 1, T]
+    embedding (AudioLDM's trick), replaced by the null embedding for ``cond_dropout`` of the clips (for
+    all of them when ``cond_keys`` is empty: a data set without captions trains an unconditional model)."""
+    audio, cfg = batch["audio"], model.cfg  # [B, 1, T]
     with torch.no_grad():
         z = model.latents(audio)  # [B, C, F]
         embedding = model.clap.embed_audio(audio[:, 0])[:, None]  # [B, 1, 64]
-    loss = model.objective(z, embedding=embedding, embedding_mask_proba=model.cfg.cond_dropout if model.training else 0.0)
+    dropout = (cfg.cond_dropout if model.training else 0.0) if cfg.cond_keys else 1.0  # no captions: null only
+    loss = model.objective(z, embedding=embedding, embedding_mask_proba=dropout)
     return loss, {"loss": float(loss.detach())}
 
 
