@@ -50,7 +50,7 @@ def measure(vae_run, codec_run, n: int = 128) -> dict:
     ref = vae_run.data()[1]  # the held-out split of the VAE's data set
     n = min(n, len(ref))
     audio = torch.from_numpy(ref.audio[:n])[:, None]  # [n, 1, T]
-    judge = get_judge(vae_run.config.data, seed=0, dataset=ref)
+    judge = get_judge(vae_run.config.data, seed=0)  # the shared judge of the data set (trained on its training split)
     want = judge.targets(ref.labels[judge.label][:n])
 
     def row(rebuilt: torch.Tensor) -> dict:

@@ -220,7 +220,14 @@ def shipped_rows(entry) -> list[str]:
         mark = " (main)" if key == m["main"]["key"] else ""
         lines.append(f"| {name}{mark} | " + " | ".join(format_figure(c) if c is not None else "-" for c in cells) + " |")
     verdict = "better" if m["main"]["improved"] else "**not better**"
-    return lines + ["", f"On its main metric ({m['main']['label']}) the small run is {verdict} than tiny.", ""]
+    lines += ["", f"On its main metric ({m['main']['label']}) the small run is {verdict} than tiny.", ""]
+    first = p.get("first_stage")
+    if first:  # an entry of two stages: the first one's training, measured the same way
+        shown = ", ".join(f"{METRIC_NAMES[k].rstrip(' ↑↓')} {format_figure(v)}" for k, v in first["metrics"].items()
+                          if k in METRIC_NAMES)
+        lines += [f"Both rows are built on the first stage, preset `{first['preset']}`: {first['steps']:,} steps in "
+                  f"{first['train_seconds'] / 60:.1f} min, trained by the same command ({shown}).", ""]
+    return lines
 
 
 def chapter_rows(name: str, chapters: dict) -> list[str]:

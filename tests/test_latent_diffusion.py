@@ -68,17 +68,19 @@ def test_training_reads_the_audio_tower_and_sampling_the_text_tower(monkeypatch)
 
 def test_a_dropped_condition_leaves_only_the_null_embedding(monkeypatch):
     """With cond_dropout 1 every clip sees the learnt null embedding: the loss no longer depends on the
-    clip's CLAP embedding; with 0 it does."""
+    clip's CLAP embedding; with 0 it does - unless the data set has no captions (``cond_keys`` empty):
+    then the model is unconditional whatever the dropout."""
     batch = {"audio": torch.randn(4, 1, 8000) * 0.1}
-    for dropout, same in ((1.0, True), (0.0, False)):
-        model = small(extra=[f"model.cond_dropout={dropout}"]).train()
+    for extra, same in ((["model.cond_dropout=1.0"], True), (["model.cond_dropout=0.0"], False),
+                        (["model.cond_dropout=0.0", "model.cond_keys=[]"], True)):
+        model = small(extra=extra).train()
         losses = []
         for seed in (1, 2):  # two different embeddings for the same clips
             emb = torch.nn.functional.normalize(torch.randn(4, 64, generator=torch.Generator().manual_seed(seed)), dim=-1)
             monkeypatch.setattr(model.clap, "embed_audio", lambda a, e=emb: e)
             torch.manual_seed(1)
             losses.append(M.diffusion_loss(model, batch)[0].item())
-        assert (losses[0] == pytest.approx(losses[1], abs=1e-6)) is same, (dropout, losses)
+        assert (losses[0] == pytest.approx(losses[1], abs=1e-6)) is same, (extra, losses)
 
 
 def test_guidance_zero_is_the_unconditional_model_and_one_the_conditional_alone():
