@@ -124,7 +124,7 @@ def attach_frozen_parts(model: LatentDiffusion) -> None:
     """Before the diffusion stage trains: the trained autoencoder, the CLAP of the same data (the one
     inside ``autoencoder`` when that is a diffusion run of this data set, else the judge of seed
     ``clap_seed``), and the latents' scale (1 / the std of the posterior means of up to 256 training clips;
-    a diffusion run's own scale when ``autoencoder`` is one)."""
+    a diffusion run's own scale when ``autoencoder`` is one of this data set)."""
     from lineage.data import load
     from lineage.eval.clap import get_clap
     from lineage.run import Run
@@ -139,9 +139,10 @@ def attach_frozen_parts(model: LatentDiffusion) -> None:
                          f"{theirs.strides}, latent {theirs.latent}, decoder {theirs.decoder}) is not the one this "
                          f"config builds; set the same model.channels, strides, latent and decoder")
     model.vae.load_state_dict(trained.vae.state_dict())
+    kin = theirs.stage == "diffusion" and source.config.data.name == model.data_cfg.name  # a trained sibling
     if not cfg.cond_keys:  # a data set without captions: unconditional latent diffusion, no CLAP
         clap = None
-    elif theirs.stage == "diffusion" and source.config.data.name == model.data_cfg.name:
+    elif kin:
         clap = trained.clap  # a trained diffusion model of the same data set brings its CLAP too
     else:
         clap = get_clap(model.data_cfg, seed=cfg.clap_seed).model
@@ -152,7 +153,7 @@ def attach_frozen_parts(model: LatentDiffusion) -> None:
     if clap is not None:
         model.clap.load_state_dict(clap.state_dict())
         model.clap.vocab = clap.vocab
-    if theirs.stage == "diffusion":  # the same VAE: the same scale, and no data needed to find it
+    if kin:  # the same VAE on the same data: the same scale, and no data needed to find it
         model.latent_scale.copy_(trained.latent_scale)
         return
     train, _ = load(model.data_cfg).split(model.data_cfg.holdout, seed=model.data_cfg.seed)
@@ -181,7 +182,10 @@ def diffusion_loss(model: LatentDiffusion, batch: dict) -> tuple[torch.Tensor, d
     audio, cfg = batch["audio"], model.cfg  # [B, 1, T]
     with torch.no_grad():
         z = model.latents(audio)  # [B, C, F]
-        embedding = model.clap.embed_audio(audio[:, 0])[:, None]  # [B, 1, 64]
+        if cfg.cond_keys:
+            embedding = model.clap.embed_audio(audio[:, 0])[:, None]  # [B, 1, 64]
+        else:  # no captions, no CLAP: every clip gets the null embedding below
+            embedding = torch.zeros(audio.shape[0], 1, ClapConfig().embed, device=audio.device)
     dropout = (cfg.cond_dropout if model.training else 0.0) if cfg.cond_keys else 1.0  # no captions: null only
     loss = model.objective(z, embedding=embedding, embedding_mask_proba=dropout)
     return loss, {"loss": float(loss.detach())}
