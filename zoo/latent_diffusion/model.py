@@ -75,15 +75,26 @@ class Config:
     sampling_steps: int = field(default=50, metadata={"min": 1})
 
 
+# the U-Net's lists, bounded before the library sees them (a value outside is a one-line error, not a crash)
+BOUNDS = {"unet_channels": (1, 4096), "factors": (1, 16), "items": (1, 16), "attentions": (0, 1),
+          "cross_attentions": (0, 1)}
+
+
 class LatentDiffusion(nn.Module):
     def __init__(self, cfg: Config, sample_rate: int = 16000, data_cfg=None):
         super().__init__()
         self.cfg, self.sample_rate, self.data_cfg = cfg, sample_rate, data_cfg
+        if not cfg.strides or not all(isinstance(v, int) and 1 <= v <= 64 for v in cfg.strides):
+            raise ValueError(f"model.strides = {cfg.strides}: needs whole numbers in [1, 64], one per encoder block")
         self.vae = AudioVAE(cfg.channels, cfg.strides, cfg.latent, cfg.decoder, sample_rate)
         if cfg.stage == "autoencoder":
             return
         from audio_diffusion_pytorch import UNetV0, VDiffusion, VSampler
 
+        for key, (lo, hi) in BOUNDS.items():  # every U-Net list: non-empty, each value within its bounds
+            values = getattr(cfg, key)
+            if not values or not all(isinstance(v, int) and lo <= v <= hi for v in values):
+                raise ValueError(f"model.{key} = {values}: needs one whole number per U-Net level, each in [{lo}, {hi}]")
         levels = len(cfg.unet_channels)
         if not all(len(v) == levels for v in (cfg.factors, cfg.items, cfg.attentions, cfg.cross_attentions)):
             raise ValueError(f"model.unet_channels, factors, items, attentions and cross_attentions need one value "
