@@ -157,11 +157,11 @@ def attach_frozen_parts(model: LatentDiffusion) -> None:
         clap = trained.clap  # a trained diffusion model of the same data set brings its CLAP too
     else:
         clap = get_clap(model.data_cfg, seed=cfg.clap_seed).model
-    if clap is not None and len(clap.vocab) != cfg.clap_words:
-        raise ValueError(f"model.clap_words is {cfg.clap_words}, but the captions of data set "
-                         f"{model.data_cfg.name} have {len(clap.vocab)} words; set model.clap_words="
-                         f"{len(clap.vocab)}")
     if clap is not None:
+        if len(clap.vocab) != cfg.clap_words:
+            raise ValueError(f"model.clap_words is {cfg.clap_words}, but the captions of data set "
+                             f"{model.data_cfg.name} have {len(clap.vocab)} words; set model.clap_words="
+                             f"{len(clap.vocab)}")
         model.clap.load_state_dict(clap.state_dict())
         model.clap.vocab = clap.vocab
     if kin:  # the same VAE on the same data: the same scale, and no data needed to find it
