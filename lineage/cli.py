@@ -1,4 +1,4 @@
-"""The ``lineage`` command: list, timeline, data, train, sample, eval, listen, bench, tour.
+"""The ``lineage`` command: list, timeline, data, train, sample, eval, listen, bench, tour, generate.
 
 Every failure the user can fix (a bad config key or value, a missing run, an unknown model) ends in
 one line on stderr starting with ``lineage: error:`` and exit status 2; a diverged training run ends
@@ -16,6 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
+from lineage import generate
 from lineage.config import ConfigError
 
 
@@ -135,8 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="cpu, cuda, mps (default: what training would pick)")
 
     s = _sub(sub, "listen", "write the comparative listening page for runs",
-             "lineage listen runs/wavenet-tiny runs/diffwave-tiny -o listening.html", cmd_listen)
-    s.add_argument("runs", nargs="+", help="run folders")
+             "lineage listen runs/wavenet-tiny runs/diffwave-tiny -o listening.html\n"
+             "lineage listen runs/codec_lm-small --generated piano.wav rain.wav", cmd_listen)
+    s.add_argument("runs", nargs="*", help="run folders")
+    s.add_argument("--generated", nargs="+", default=[], metavar="WAV",
+                   help="clips written by `lineage generate` (each with its .json), shown beside the runs")
     s.add_argument("-o", "--out", "--output", dest="out", default="listening.html", help="the page to write")
 
     s = _sub(sub, "bench", "benchmarks: the comparison table of the whole zoo",
@@ -156,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--set", dest="overrides", action="append", default=[], nargs="+",
                    metavar="SECTION.KEY=VALUE", help="overrides applied to every model's config; "
                    "MODEL:SECTION.KEY=VALUE to one model's only")
+
+    generate.add_command(sub, _sub)
 
     s = _sub(sub, "demo", "hear every entry's shipped weights on one page, no training (a few minutes)",
              "lineage demo\nlineage demo -o runs/demo -n 2 --seconds 0.5", cmd_demo)
@@ -307,7 +313,9 @@ def cmd_eval(args) -> None:
 def cmd_listen(args) -> None:
     from lineage import listen
 
-    page = listen.write_page([Path(r) for r in args.runs], Path(args.out))
+    if not args.runs and not args.generated:
+        raise ValueError("listen: give run folders, --generated WAVs, or both")
+    page = listen.write_page([Path(r) for r in args.runs], Path(args.out), generated=args.generated)
     print(f"wrote {page}")
 
 

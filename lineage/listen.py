@@ -26,6 +26,7 @@ from lineage.audio import load as load_audio
 from lineage.files import write_atomic
 from lineage.tables import COLUMNS, device_text, losses_text, table_rows
 
+PAGE_RATE = 16000  # the open-weights clips are heard at one rate (their own: 16 to 44.1 kHz)
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; }
@@ -41,8 +42,9 @@ tr.real td { color: #555; font-style: italic; }
 """
 
 
-def write_page(runs: list, output: Path, n_reference: int = 4, max_clips: int = 8) -> Path:
-    """Write the listening page for ``runs`` (run folders or :class:`~lineage.run.Run`) to ``output``."""
+def write_page(runs: list, output: Path, n_reference: int = 4, max_clips: int = 8, generated=()) -> Path:
+    """Write the listening page for ``runs`` (run folders or :class:`~lineage.run.Run`) to ``output``;
+    ``generated``: WAVs written by ``lineage generate`` (open-weights models), shown after the runs."""
     from lineage.run import Run
 
     runs = [r if isinstance(r, Run) else Run(r) for r in runs]
@@ -65,7 +67,7 @@ def write_page(runs: list, output: Path, n_reference: int = 4, max_clips: int = 
         firsts.setdefault(run.record["config"]["data"]["name"], run)
     body = _comparison(results) + _shipped_section(runs)
     body += "".join(_reference_section(r, n_reference) for r in firsts.values())
-    body += "".join(sections)
+    body += "".join(sections) + _generated_section(generated)
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>audio-lineage: listening "
             f"page</title><style>{STYLE}</style></head><body><h1>audio-lineage: listening page</h1>"
             f"<p class='meta'>Each section: one system of the lineage, trained on the same data, heard side "
@@ -165,9 +167,34 @@ def _section(system, facts: dict, clips, sample_rate: int) -> str:
             f"<div class='grid'>{''.join(_clip(a, c, sample_rate) for a, c in clips)}</div>")
 
 
+def _generated_section(wavs) -> str:
+    """The open-weights clips: resampled to :data:`PAGE_RATE` for the page (the WAV on disk keeps the
+    model's own rate), each with its prompt, settings, device and real-time factor."""
+    from lineage.audio import resample
+    from lineage.generate import read
+
+    if not wavs:
+        return ""
+    rows, clips = [], []
+    for wav in wavs:
+        audio, rate, r = read(wav)
+        page_audio = np.stack([resample(ch, rate, PAGE_RATE) for ch in audio]) if rate != PAGE_RATE else audio
+        clips.append(_clip(page_audio, f"{r['model']}: {r['prompt']}", PAGE_RATE))
+        rows.append(f"<tr><td>{html.escape(r['system'])}</td><td>{html.escape(r['checkpoint'])}</td>"
+                    f"<td>{html.escape(r['prompt'])}</td><td>{r['seconds']:.2f} s, seed {r['seed']}, "
+                    f"{r['steps'] or 'autoregressive'} steps, guidance {r['guidance']:g}</td>"
+                    f"<td>{r['sample_rate']} Hz x {r['channels']}</td><td>{r['rtf']:.2f} on {html.escape(r['device'])}"
+                    f" ({html.escape(r['dtype'])})</td></tr>")
+    return ("<h2>Open-weights models</h2><p class='meta'>Published checkpoints run through "
+            "<code>lineage generate</code>; heard here at "
+            f"{PAGE_RATE} Hz, the files keep each model's own rate.</p><table><tr><th>system</th>"
+            "<th>checkpoint</th><th>prompt</th><th>settings</th><th>native</th><th>RTF on</th></tr>"
+            f"{''.join(rows)}</table><div class='grid'>{''.join(clips)}</div>")
+
+
 def _clip(audio: np.ndarray, caption: str, sample_rate: int) -> str:
     return (f"<div class='clip'><img alt='spectrogram: {html.escape(caption)}' "
-            f"src='{_spectrogram_png(audio, sample_rate)}'>"
+            f"src='{_spectrogram_png(audio.reshape(-1, audio.shape[-1]).mean(0), sample_rate)}'>"
             f"<audio controls preload='auto' src='{_wav_data_uri(audio, sample_rate)}'></audio>"
             f"<div>{html.escape(caption)}</div></div>")
 
@@ -176,7 +203,8 @@ def _wav_data_uri(audio: np.ndarray, sample_rate: int) -> str:
     import soundfile as sf
 
     buf = io.BytesIO()
-    sf.write(buf, np.clip(audio.reshape(-1), -1, 1), sample_rate, format="WAV", subtype="PCM_16")
+    audio = audio.reshape(-1, audio.shape[-1]).T  # [samples, channels]: stereo stays stereo
+    sf.write(buf, np.clip(audio, -1, 1), sample_rate, format="WAV", subtype="PCM_16")
     return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
