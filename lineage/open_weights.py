@@ -93,7 +93,7 @@ class Wrapper:
     # -- the one interface -------------------------------------------------------------------------
     @classmethod
     def tiny(cls, seed: int = 0) -> Wrapper:
-        with _quiet():
+        with quiet():
             return cls(cls.tiny_pipeline(seed))
 
     @classmethod
@@ -107,7 +107,7 @@ class Wrapper:
         dtype = cls.precision(device)
         source = str(source or cls.hub_id)
         folder = Path(source).expanduser()
-        with _quiet():
+        with quiet():
             pipe = cls._find(source, folder, dtype, token)
         cls._tell_licence()
         wrapper = cls(pipe, "cpu")
@@ -169,7 +169,7 @@ class Wrapper:
         return self
 
     def save_pretrained(self, folder) -> Path:
-        with _quiet():
+        with quiet():
             self.pipe.save_pretrained(str(folder))
         return Path(folder)
 
@@ -218,7 +218,7 @@ class Wrapper:
             print(f"{cls.name}: weights under the {cls.licence}{gated} ({cls.licence_url})", file=sys.stderr)
 
 
-class _quiet:
+class quiet:
     """Silence the libraries' own loading and saving bars while a pipeline is read or written."""
 
     def __enter__(self):
