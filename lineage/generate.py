@@ -11,11 +11,13 @@ import json
 import time
 from pathlib import Path
 
+LOOP_FADE = 0.1  # seconds of crossfade at a loop's wrap (at most a quarter of the loop)
 EXAMPLES = """\
 lineage generate musicgen "a calm piano loop" --seconds 8 -o piano.wav
 lineage generate stable_audio_open "rain on a tin roof" --seconds 10 --device cuda -o rain.wav
 lineage generate audioldm2 "a dog barks twice" --steps 50 --guidance 3.5 --negative "low quality" -o dog.wav
-lineage generate audioldm "a kick drum" --from ./audioldm-s-full-v2    # a downloaded folder"""
+lineage generate audioldm "a kick drum" --from ./audioldm-s-full-v2    # a downloaded folder
+lineage generate stable_audio_open "a funk drum loop" --bpm 120 --bars 4 -o loop.wav   # 8.000 s, a DAW loop"""
 
 
 def add_command(sub, make) -> None:
@@ -35,28 +37,49 @@ def add_command(sub, make) -> None:
     s.add_argument("--token", default=None, help="a Hugging Face token for a gated checkpoint "
                    "(default: $HF_TOKEN or the saved login)")
     s.add_argument("--device", default=None, help="cpu, cuda, mps (default: cuda when there is one)")
+    s.add_argument("--bpm", type=float, default=None, help="make a loop at this tempo: exactly BARS bars long, "
+                   "crossfaded at the wrap, with tempo and loop points in the WAV (replaces --seconds)")
+    s.add_argument("--bars", type=int, default=4, help="the loop's length in bars (with --bpm)")
+    s.add_argument("--beats-per-bar", type=int, default=4, help="the meter's numerator (with --bpm)")
     s.add_argument("-o", "--out", default=None, help="the WAV to write (default: runs/generate/MODEL-SEED.wav)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args) -> None:
-    from lineage import open_weights
+    from lineage import loops, open_weights
 
+    if args.bpm is not None:  # check the tempo before loading gigabytes
+        loops.loop_seconds(args.bpm, args.bars, args.beats_per_bar)
     model = open_weights.load(args.model, args.source, args.device, args.token)
     out = Path(args.out or f"runs/generate/{args.model}-{args.seed}.wav")
+    seconds, n, fade = args.seconds, None, 0
+    if args.bpm is not None:
+        n = loops.loop_samples(args.bpm, args.bars, model.rate, args.beats_per_bar)
+        fade = min(n // 4, round(LOOP_FADE * model.rate))  # generated past the end, folded over the head
+        seconds = (n + fade) / model.rate
     start = time.perf_counter()
-    audio, rate = model.generate(args.prompt, args.seconds, args.seed, args.steps, args.guidance,
+    audio, rate = model.generate(args.prompt, seconds, args.seed, args.steps, args.guidance,
                                  args.negative_prompt, progress=not args.quiet)
     wall = time.perf_counter() - start
+    if n is not None:
+        audio = loops.make_loop(audio, n, fade)
+    loop = None if n is None else {"bpm": args.bpm, "bars": args.bars, "beats_per_bar": args.beats_per_bar,
+                                   "samples": n, "crossfade_samples": fade}
     record = write(out, audio, rate, model, args.prompt, args.seed, args.steps, args.guidance,
-                   args.negative_prompt, args.source, wall)
+                   args.negative_prompt, args.source, wall, loop)
+    if n is not None:
+        wrap, typical = loops.seam(audio)
+        print(f"loop: {args.bars} bars of {args.beats_per_bar} at {args.bpm:g} bpm = {n} samples, "
+              f"{fade}-sample crossfade; wrap jump {wrap:.4f} (the clip's 99th-percentile step {typical:.4f})")
     print(f"wrote {out} ({record['seconds']:.2f} s, {rate} Hz, {audio.shape[0]} channel(s); "
           f"RTF {record['rtf']:.2f} on {record['device']}) and {out.with_suffix('.json')}")
 
 
 def write(out: Path, audio, rate: int, model, prompt: str, seed: int, steps, guidance, negative_prompt,
-          source, wall: float) -> dict:
-    """Write ``out`` (the WAV at the model's own rate and channels) and ``out.json`` (what made it)."""
+          source, wall: float, loop: dict | None = None) -> dict:
+    """Write ``out`` (the WAV at the model's own rate and channels; a loop with its smpl/acid chunks) and
+    ``out.json`` (what made it)."""
+    from lineage import loops
     from lineage.audio import save
     from lineage.files import write_atomic
 
@@ -67,9 +90,13 @@ def write(out: Path, audio, rate: int, model, prompt: str, seed: int, steps, gui
               "guidance": model.guidance if guidance is None else guidance,
               "sample_rate": rate, "channels": int(audio.shape[0]), "device": model.device,
               "dtype": str(_dtype(model)).removeprefix("torch."), "wall_seconds": wall,
-              "rtf": wall / seconds, "licence": model.licence}
+              "rtf": wall / seconds, "licence": model.licence, "loop": loop}
     out.parent.mkdir(parents=True, exist_ok=True)
-    save(out, audio, rate)  # [channels, samples], 16-bit PCM
+    if loop:
+        beats = loop["bars"] * loop["beats_per_bar"]
+        loops.write_loop(out, audio, rate, loop["bpm"], beats, (loop["beats_per_bar"], 4))
+    else:
+        save(out, audio, rate)  # [channels, samples], 16-bit PCM
     write_atomic(out.with_suffix(".json"), json.dumps(record, indent=1) + "\n")
     return record
 

@@ -268,3 +268,29 @@ def test_the_card_states_what_the_wrappers_state():
         assert cls.hub_id in row and cls.licence.split(" (")[0] in row and f"{cls.sample_rate} Hz" in row
         assert f"{cls.guidance}" in row and (cls.steps is None or f"{cls.steps} / " in row)
         assert ("stereo" in row) == (cls.channels == 2) and ("gated" in row) == cls.gated
+
+
+def test_a_loop_for_the_daw_is_exact_seamless_and_says_so(tiny_models, tmp_path):
+    """`lineage generate --bpm --bars`: bars x beats x 60 / bpm seconds to the sample, tempo and loop
+    points in the WAV, no click at the wrap."""
+    import soundfile as sf
+
+    from lineage import loops
+
+    folder = tiny_models["stable_audio_open"].save_pretrained(tmp_path / "sao")
+    out = tmp_path / "loop.wav"
+    # 4 kHz: 1 bar of 3 beats at 190 bpm = 0.947 s = 3,789 samples, fewer than the tiny model's 2.05 s
+    assert main(["generate", "stable_audio_open", "a funk drum loop", "--from", str(folder), "--bpm", "190",
+                 "--bars", "1", "--beats-per-bar", "3", "--steps", "2", "--quiet", "-o", str(out)]) == 0
+    n = loops.loop_samples(190, 1, 4000, beats_per_bar=3)
+    audio, rate = sf.read(out, always_2d=True)
+    assert (rate, audio.shape) == (4000, (n, 2))
+    meta = loops.read_loop(out)
+    assert meta["loop_end"] == n - 1 and meta["bpm"] == pytest.approx(190) and meta["beats"] == 3
+    assert meta["meter"] == (3, 4)
+    wrap, typical = loops.seam(audio.T)
+    assert wrap <= typical
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["loop"]["samples"] == n and record["seconds"] == pytest.approx(n / 4000)
+    assert main(["generate", "stable_audio_open", "x", "--from", str(folder), "--bpm", "5", "--quiet",
+                 "-o", str(tmp_path / "bad.wav")]) == 2
