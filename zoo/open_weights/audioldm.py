@@ -35,17 +35,13 @@ class AudioLDM(DiffusersWrapper):
     @classmethod
     def tiny_pipeline(cls, seed: int = 0):
         import torch
-        from diffusers import UNet2DConditionModel
         from transformers import ClapTextModelWithProjection
 
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             tokenizer = tiny.roberta_tokenizer()
             text = ClapTextModelWithProjection(tiny.clap_text_config(len(tokenizer)))
-            # the CLAP embedding enters as a class embedding, concatenated to the time embedding
-            unet = UNet2DConditionModel(**tiny.unet_kwargs(), cross_attention_dim=tiny.WIDTH,
-                                        class_embed_type="simple_projection", class_embeddings_concat=True,
-                                        projection_class_embeddings_input_dim=tiny.WIDTH)
+            unet = tiny.clap_unet()
             vae, vocoder = tiny.mel_vae(), tiny.vocoder()
         return cls.pipeline_class()(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
                                     scheduler=tiny.ddim(), vocoder=vocoder)

@@ -54,15 +54,12 @@ class MusicLDM(DiffusersWrapper):
     @classmethod
     def tiny_pipeline(cls, seed: int = 0):
         import torch
-        from diffusers import UNet2DConditionModel
 
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             tokenizer = tiny.roberta_tokenizer()
             clap = tiny.clap_model(len(tokenizer))
-            unet = UNet2DConditionModel(**tiny.unet_kwargs(), cross_attention_dim=tiny.WIDTH,
-                                        class_embed_type="simple_projection", class_embeddings_concat=True,
-                                        projection_class_embeddings_input_dim=tiny.WIDTH)
+            unet = tiny.clap_unet()
             vae, vocoder = tiny.mel_vae(), tiny.vocoder()
         return cls.pipeline_class()(vae=vae, text_encoder=clap, tokenizer=tokenizer,
                                     feature_extractor=tiny.clap_features(), unet=unet, scheduler=tiny.ddim(),

@@ -110,3 +110,12 @@ def unet_kwargs() -> dict:
                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
                 up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"))
 
+
+
+def clap_unet():
+    """AudioLDM's and MusicLDM's U-Net: the CLAP embedding enters as a class embedding, concatenated to
+    the time embedding, and cross-attention reads it too."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(**unet_kwargs(), cross_attention_dim=WIDTH, class_embed_type="simple_projection",
+                                class_embeddings_concat=True, projection_class_embeddings_input_dim=WIDTH)
