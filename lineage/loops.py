@@ -25,7 +25,10 @@ chunk: tempo, number of beats, the meter; not a one-shot). :func:`write_loop` ad
 
 from __future__ import annotations
 
+import io
+import os
 import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -71,13 +74,15 @@ def seam(loop: np.ndarray) -> tuple[float, float]:
     return float(wrap), float(typical)
 
 
-def write_loop(path: str | Path, loop: np.ndarray, sample_rate: int, bpm: float, beats: int,
-               meter: tuple[int, int] = (4, 4), root_note: int = 60) -> Path:
-    """Write ``loop`` ``[channels, n]`` as 16-bit PCM with ``smpl`` and ``acid`` chunks (atomically)."""
-    from lineage.audio import save
+def loop_wav(loop: np.ndarray, sample_rate: int, bpm: float, beats: int, meter: tuple[int, int] = (4, 4),
+             root_note: int = 60) -> bytes:
+    """``loop`` ``[channels, n]`` as the bytes of a 16-bit PCM WAV with ``smpl`` and ``acid`` chunks."""
+    import soundfile as sf
 
-    path = save(path, loop, sample_rate)
-    n = np.shape(loop)[-1]
+    loop = np.asarray(loop, dtype=np.float32).reshape(-1, np.shape(loop)[-1])
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(loop, -1, 1).T, sample_rate, format="WAV", subtype="PCM_16")
+    n = loop.shape[-1]
     # smpl: manufacturer, product, sample period (ns), MIDI unity note, pitch fraction, SMPTE format and
     # offset, number of loops, sampler data; then one loop: id, type 0 = forward, start, end (inclusive),
     # fraction, play count 0 = for ever
@@ -86,22 +91,35 @@ def write_loop(path: str | Path, loop: np.ndarray, sample_rate: int, bpm: float,
     # acid: flags (0x04: stretch; not 0x01, a one-shot), root note, two unused fields, beats, meter
     # denominator, numerator, tempo
     acid = struct.pack("<IHHfIHHf", 0x04, root_note, 0x8000, 0.0, beats, meter[1], meter[0], float(bpm))
-    data = bytearray(path.read_bytes())
+    data = bytearray(buf.getvalue())
     for tag, body in ((b"smpl", smpl), (b"acid", acid)):
         data += tag + struct.pack("<I", len(body)) + body
     data[4:8] = struct.pack("<I", len(data) - 8)  # the RIFF size covers every chunk
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(bytes(data))
-    tmp.replace(path)
+    return bytes(data)
+
+
+def write_loop(path: str | Path, loop: np.ndarray, sample_rate: int, bpm: float, beats: int,
+               meter: tuple[int, int] = (4, 4), root_note: int = 60) -> Path:
+    """Write :func:`loop_wav` to ``path``, atomically (a temporary sibling, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(loop_wav(loop, sample_rate, bpm, beats, meter, root_note))
+    os.replace(tmp, path)
     return path
 
 
 def read_loop(path: str | Path) -> dict:
     """What the ``smpl`` and ``acid`` chunks of a WAV say: ``{"loop_start", "loop_end", "loop_type",
     "bpm", "beats", "meter", "one_shot", "root_note"}`` (keys absent for a missing chunk)."""
-    data = Path(path).read_bytes()
+    return read_loop_bytes(Path(path).read_bytes(), str(path))
+
+
+def read_loop_bytes(data: bytes, name: str = "WAV data") -> dict:
+    """:func:`read_loop` of a WAV held in memory (an HTTP answer, say)."""
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise ValueError(f"{path}: not a WAV file (no RIFF/WAVE header)")
+        raise ValueError(f"{name}: not a WAV file (no RIFF/WAVE header)")
     found, at = {}, 12
     while at + 8 <= len(data):
         tag, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]

@@ -139,9 +139,10 @@ class Wrapper:
 
     def generate(self, prompt: str, seconds: float | None = None, seed: int = 0, steps: int | None = None,
                  guidance: float | None = None, negative_prompt: str | None = None,
-                 device: str | None = None, progress: bool = True) -> tuple[np.ndarray, int]:
+                 device: str | None = None, progress: bool = True, on_step=None) -> tuple[np.ndarray, int]:
         """``(waveform [channels, samples] float32, sample_rate)`` for ``prompt``; the same seed gives
-        the same clip on the same device."""
+        the same clip on the same device. ``on_step(done, total)`` is called after every denoising or
+        decoding step (an exception it raises stops the generation: how a server cancels)."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise OpenWeightsError(f"{self.name}: the prompt must be a non-empty string, not {prompt!r}")
         seconds = float(min(self.seconds, self.longest) if seconds is None else seconds)
@@ -154,7 +155,7 @@ class Wrapper:
         guidance = self.guidance if guidance is None else float(guidance)
         if device and device != self.device:
             self.to(device)
-        bar = _Bar(self.name, steps, progress)
+        bar = _Bar(self.name, steps, progress, on_step)
         try:
             audio = self._generate(prompt, seconds, int(seed), steps, guidance, negative_prompt, bar)
         finally:
@@ -280,9 +281,8 @@ def _missing(err: Exception) -> bool:
 class _Bar:
     """The one progress display of a generation: a step counter the wrappers tick (`lineage.progress`)."""
 
-    def __init__(self, name: str, steps: int | None, show: bool):
-        self.name, self.total, self.show, self.bar, self.n = name, steps, show, None, 0
-        self.start = time.perf_counter()
+    def __init__(self, name: str, steps: int | None, show: bool, on_step=None):
+        self.name, self.total, self.show, self.bar, self.n, self.on_step = name, steps, show, None, 0, on_step
 
     def reset(self, total: int, unit: str = "step") -> None:
         """Start the display for ``total`` steps (a wrapper calls it once it knows the count)."""
@@ -296,6 +296,8 @@ class _Bar:
         self.n += 1
         if self.bar is not None:
             self.bar.update(1)
+        if self.on_step is not None:
+            self.on_step(self.n, self.total)
 
     def close(self) -> None:
         if self.bar is not None:
