@@ -283,7 +283,7 @@ def add_command(sub, make) -> None:
     s.add_argument("model", help="a zoo entry (its shipped weights), a run folder, or an open-weights model")
     s.add_argument("--from", dest="source", default=None, help="a run folder, Hub id or saved pipeline to load")
     s.add_argument("--host", default="127.0.0.1", help="the address to bind (default: loopback only)")
-    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--port", type=int, default=8000, help="the port to listen on")
     s.add_argument("--queue", type=int, default=4, help="requests that may wait beyond the running one")
     s.add_argument("--max-seconds", type=float, default=30.0, help="the longest clip a request may ask for")
     s.add_argument("--device", default=None, help="cpu, cuda, mps (default: cuda when there is one)")
