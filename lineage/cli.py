@@ -1,4 +1,4 @@
-"""The ``lineage`` command: list, timeline, data, train, sample, eval, listen, bench, tour, generate, serve.
+"""The ``lineage`` command: list, timeline, data, train, sample, eval, listen, bench, tour, generate, serve, loops.
 
 Every failure the user can fix (a bad config key or value, a missing run, an unknown model) ends in
 one line on stderr starting with ``lineage: error:`` and exit status 2; a diverged training run ends
@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from lineage import generate, serve
+from lineage import generate, loops, serve
 from lineage.config import ConfigError
 
 
@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate.add_command(sub, _sub)
     serve.add_command(sub, _sub)
+    loops.add_command(sub, _sub)
 
     s = _sub(sub, "demo", "hear every entry's shipped weights on one page, no training (a few minutes)",
              "lineage demo\nlineage demo -o runs/demo -n 2 --seconds 0.5", cmd_demo)

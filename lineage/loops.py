@@ -134,3 +134,84 @@ def read_loop_bytes(data: bytes, name: str = "WAV data") -> dict:
             found.update(bpm=tempo, beats=beats, meter=(numerator, denominator), one_shot=bool(flags & 1))
         at += 8 + size + (size & 1)  # chunks are padded to an even length
     return found
+
+
+# -- MIDI triggering: one loop per note, where the note falls ----------------------------------------
+
+def midi_notes(path: str | Path) -> list[dict]:
+    """The notes of a MIDI file in time order, each ``{"pitch", "start", "end"}`` in seconds (the file's
+    tempo map applied) with ``"bpm"``, the tempo where the note starts."""
+    import pretty_midi
+
+    try:
+        midi = pretty_midi.PrettyMIDI(str(path))
+    except Exception as err:  # noqa: BLE001 - a missing or broken file: one line
+        raise ValueError(f"{path}: not a readable MIDI file ({type(err).__name__}: {err})") from None
+    times, tempi = midi.get_tempo_changes()
+    notes = sorted((n for inst in midi.instruments if not inst.is_drum for n in inst.notes), key=lambda n: n.start)
+    if not notes:
+        raise ValueError(f"{path}: no pitched notes to trigger loops with")
+    return [{"pitch": n.pitch, "start": n.start, "end": n.end,
+             # MIDI stores microseconds per beat (90 bpm is 666,667 us: 89.99995 bpm); to 0.001 bpm
+             "bpm": round(float(tempi[max(np.searchsorted(times, n.start, side="right") - 1, 0)]), 3)}
+            for n in notes]
+
+
+def render_midi(backend, path: str | Path, out: str | Path, prompt: str | None = None, seed: int = 0,
+                fade_seconds: float = 0.05) -> dict:
+    """Trigger one generated loop per note of the MIDI file at ``path``, as a sampler plugin does: each
+    lasts the note's length rounded to whole beats at the tempo where it starts (at least one), is
+    written to ``out/NN-pPITCH.wav`` as a loop, and is placed at its note's start, to the sample, in
+    ``out/render.wav``. A model that takes labels gets the note's pitch; one that takes a prompt, the
+    prompt. Returns what was made (also written to ``out/render.json``)."""
+    import json
+
+    from lineage.audio import save
+    from lineage.files import write_atomic
+
+    out, rate = Path(out), backend.rate
+    made, clips = [], []
+    for i, note in enumerate(midi_notes(path)):
+        beats = max(1, round((note["end"] - note["start"]) * note["bpm"] / 60))
+        n = round(beats * 60 / note["bpm"] * rate)
+        fade = min(n // 4, round(fade_seconds * rate))
+        req = {"seconds": (n + fade) / rate, "seed": seed + i}
+        req.update({"cond": {"pitch": note["pitch"]}} if "cond" in backend.takes else {"prompt": prompt or ""})
+        audio, _ = backend.generate(req, lambda *_: None)
+        loop = make_loop(audio, n, fade)
+        name = f"{i:02d}-p{note['pitch']}.wav"
+        write_loop(out / name, loop, rate, note["bpm"], beats, root_note=note["pitch"])
+        clips.append((round(note["start"] * rate), loop))
+        made.append({"file": name, **note, "beats": beats, "start_sample": clips[-1][0], "samples": n})
+    end = max(s + loop.shape[-1] for s, loop in clips)
+    mix = np.zeros((max(c.shape[0] for _, c in clips), end), dtype=np.float32)
+    for start, loop in clips:
+        mix[:loop.shape[0], start:start + loop.shape[-1]] += loop
+    peak = max(np.abs(mix).max(), 1.0)  # overlapping notes may add past full scale: scale down, never clip
+    save(out / "render.wav", mix / peak, rate)
+    record = {"midi": str(path), "model": backend.name, "sample_rate": rate, "scaled_by": 1 / peak, "notes": made}
+    write_atomic(out / "render.json", json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def add_command(sub, make) -> None:
+    s = make(sub, "loops", "trigger one generated loop per note of a MIDI file, aligned to its tempo map",
+             "lineage loops ddsp --midi tune.mid -o runs/loops      # shipped weights; each note's pitch\n"
+             "lineage loops musicgen --midi clip.mid --prompt \"a funk bass loop\" -o runs/loops", _command)
+    s.add_argument("model", help="a zoo entry (its shipped weights), a run folder, or an open-weights model")
+    s.add_argument("--midi", required=True, help="the MIDI file whose notes trigger the loops")
+    s.add_argument("--prompt", default=None, help="the prompt of an open-weights model (the same for every note)")
+    s.add_argument("--from", dest="source", default=None, help="a run folder, Hub id or saved pipeline to load")
+    s.add_argument("--seed", type=int, default=0, help="the first note's seed (each next note: one more)")
+    s.add_argument("--device", default=None, help="cpu, cuda, mps (default: what training would pick)")
+    s.add_argument("-o", "--out", default="runs/loops", help="folder for the loops, render.wav and render.json")
+
+
+def _command(args) -> None:
+    from lineage.backend import Backend
+
+    backend = Backend(args.model, args.source, args.device)
+    if "prompt" in backend.takes and not args.prompt:
+        raise ValueError(f"--prompt: {backend.name} needs a prompt for its loops")
+    record = render_midi(backend, args.midi, args.out, args.prompt, args.seed)
+    print(f"{len(record['notes'])} loops from {args.midi} -> {args.out}/ (render.wav, render.json)")

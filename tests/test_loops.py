@@ -79,3 +79,50 @@ def test_the_wav_says_loop_tempo_and_meter_and_reads_back(tmp_path):
 def _plain(tmp_path):
     sf.write(tmp_path / "plain.wav", np.zeros(100), 8000)
     return tmp_path / "plain.wav"
+
+
+def _midi(path):
+    """Two bars: 120 bpm, then 90 bpm from beat 4. C4 for 2 beats at beat 0, E4 for 1 beat at beat 2,
+    G4 for 2 beats at beat 4 (2.0 s: four beats at 120 bpm)."""
+    import mido
+
+    ticks = 480
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120), time=0)])
+    events = [(0, "on", 60), (2, "off", 60), (2, "on", 64), (3, "off", 64), (4, "tempo", 90), (4, "on", 67),
+              (6, "off", 67)]
+    now = 0
+    for beat, kind, value in events:
+        dt, now = beat * ticks - now, beat * ticks
+        if kind == "tempo":
+            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(value), time=dt))
+        else:
+            track.append(mido.Message(f"note_{kind}", note=value, velocity=90 if kind == "on" else 0, time=dt))
+    mido.MidiFile(ticks_per_beat=ticks, tracks=[track]).save(path)
+    return path
+
+
+def test_midi_notes_trigger_loops_where_the_tempo_map_puts_them(tmp_path):
+    from lineage.backend import Backend
+
+    notes = loops.midi_notes(_midi(tmp_path / "tune.mid"))
+    assert [n["pitch"] for n in notes] == [60, 64, 67]
+    assert [round(n["start"], 6) for n in notes] == [0.0, 1.0, 2.0] and [n["bpm"] for n in notes] == [120, 120, 90]
+    backend = Backend("ddsp")  # shipped weights, conditioned on pitch
+    record = loops.render_midi(backend, tmp_path / "tune.mid", tmp_path / "out")
+    rate = backend.rate
+    assert [n["beats"] for n in record["notes"]] == [2, 1, 2]
+    expected = [round(2 * 0.5 * rate), round(1 * 0.5 * rate), round(2 * 60 / 90 * rate)]
+    for note, n in zip(record["notes"], expected):
+        audio, file_rate = sf.read(tmp_path / "out" / note["file"], always_2d=True)
+        meta = loops.read_loop(tmp_path / "out" / note["file"])
+        assert file_rate == rate and audio.shape[0] == n == note["samples"] and meta["loop_end"] == n - 1
+        assert meta["root_note"] == note["pitch"] and meta["bpm"] == pytest.approx(note["bpm"])
+        assert note["start_sample"] == round(note["start"] * rate)
+    render, _ = sf.read(tmp_path / "out" / "render.wav", always_2d=True)
+    assert render.shape[0] == round(2.0 * rate) + expected[2]  # the last loop ends the render
+    third = record["notes"][2]
+    clip, _ = sf.read(tmp_path / "out" / third["file"], always_2d=True)
+    placed = render[third["start_sample"]:third["start_sample"] + len(clip)] / record["scaled_by"]
+    assert np.abs(placed - clip).max() < 2e-3  # placed to the sample (16-bit rounding apart)
+    with pytest.raises(ValueError, match="not a readable MIDI"):
+        loops.midi_notes(tmp_path / "missing.mid")
