@@ -229,3 +229,15 @@ def test_latent_vs_codec_sets_the_shipped_vae_beside_each_number_of_codebooks(tm
     assert all(0 <= row["class_accuracy"] <= 1 for row in r["rows"]) and r["real_class_accuracy"] > 0.8
     assert vae["mrstft"] < codec[0]["mrstft"]
     assert len(table_rows((tmp_path / "latent-vs-codec.md").read_text())) == 5
+
+
+def test_serve_load_measures_a_real_server_under_a_bounded_loop(tmp_path, data_root):
+    """Two clients against a loopback server of WaveGAN's shipped weights for a few seconds: every request
+    served or refused, throughput and ordered latency percentiles in the table."""
+    run_script("serve_load.py", "--models", "wavegan", "--clients", 2, "--seconds", 0.25, "--duration", 3,
+               "--out", tmp_path, data_root=data_root)
+    r = json.loads((tmp_path / "serve-load.json").read_text())
+    row = r["rows"][0]
+    assert row["model"] == "wavegan" and row["served"] >= 2 and row["per_minute"] > 0
+    assert 0 < row["p50"] <= row["p90"] <= row["p99"] and row["wall_seconds"] >= 3
+    assert len(table_rows((tmp_path / "serve-load.md").read_text())) == 1
