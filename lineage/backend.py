@@ -55,19 +55,36 @@ class Backend:
                                        on_step=tick)
         import torch
 
-        labels = self.run.labels()
-        cond = labels.label_batch(1, seed=req["seed"]) if self.cond_keys else None
-        for key, value in (req.get("cond") or {}).items():
-            if cond is None or key not in cond or key == "class":
-                raise Refused(f"cond.{key}: {self.name} takes {[k for k in (cond or {}) if k != 'class']}")
-            vocab = labels.vocab.get(key)
-            if vocab and value not in vocab:
-                raise Refused(f"cond.{key}: must be one of {vocab}")
-            cond[key] = torch.full((1,), vocab.index(value) if vocab else int(value))
-            if key == labels.class_label:
-                cond["class"] = cond[key]
+        given = req.get("cond") or {}
+        cond = None
+        if self.cond_keys:
+            try:
+                cond = conditioning(self.run.labels(), 1, req["seed"], given)
+            except ValueError as err:
+                raise Refused(f"cond.{err}") from None
+        elif given:
+            raise Refused(f"cond: {self.name} is unconditional and takes no labels")
         tick()
         with torch.no_grad():
             audio = self.run.entry.sample(self.model, 1, req["seconds"], seed=req["seed"], cond=cond)
         return np.asarray(audio)[0], self.rate
 
+
+def conditioning(labels, n: int, seed: int, given: dict) -> dict:
+    """Labels for ``n`` clips, drawn from ``labels`` (a training split, or the labels shipped weights keep)
+    with ``seed``, then ``given`` (``{label: number or vocabulary word}``) fixed for all ``n``."""
+    import torch
+
+    cond = labels.label_batch(n, seed=seed)
+    for key, value in given.items():
+        if key not in cond or key == "class":
+            raise ValueError(f"{key}: unknown label; this data set has {[k for k in cond if k != 'class']}")
+        vocab = labels.vocab.get(key)
+        if vocab and value not in vocab:
+            raise ValueError(f"{key}: must be one of {vocab}, got {value!r}")
+        if not vocab and not str(value).lstrip("-").isdigit():
+            raise ValueError(f"{key}: must be a whole number, got {value!r}")
+        cond[key] = torch.full((n,), vocab.index(value) if vocab else int(value))
+        if key == labels.class_label:
+            cond["class"] = cond[key]  # models condition on the set's class label under this name
+    return cond

@@ -265,28 +265,16 @@ def cmd_train(args) -> None:
 
 
 def cmd_sample(args) -> None:
-    import torch
-
     from lineage.audio import save
+    from lineage.backend import conditioning
     from lineage.run import Run
 
     run = Run.load(args.run)
     dataset = run.labels()  # the training split, or the labels shipped weights keep
-    cond = dataset.label_batch(args.n, seed=args.seed)
-    for item in args.cond:
-        key, _, value = item.partition("=")
-        if key not in cond or key == "class":
-            raise ValueError(f"--cond {item}: unknown label {key!r}; this data set has "
-                             f"{[k for k in cond if k != 'class']}")
-        vocab = dataset.vocab.get(key)
-        if vocab:
-            if value not in vocab:
-                raise ValueError(f"--cond {item}: {key} must be one of {vocab}")
-            cond[key] = torch.full((args.n,), vocab.index(value))
-        else:
-            cond[key] = torch.full((args.n,), int(value))
-        if key == dataset.class_label:
-            cond["class"] = cond[key]  # models condition on the set's class label under this name
+    try:
+        cond = conditioning(dataset, args.n, args.seed, dict(item.partition("=")[::2] for item in args.cond))
+    except ValueError as err:
+        raise ValueError(f"--cond {err}") from None
     t0 = time.perf_counter()
     audio = run.sample(args.n, args.seconds, seed=args.seed, cond=cond, device=args.device)
     wall = time.perf_counter() - t0
