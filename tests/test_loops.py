@@ -126,3 +126,11 @@ def test_midi_notes_trigger_loops_where_the_tempo_map_puts_them(tmp_path):
     assert np.abs(placed - clip).max() < 2e-3  # placed to the sample (16-bit rounding apart)
     with pytest.raises(ValueError, match="not a readable MIDI"):
         loops.midi_notes(tmp_path / "missing.mid")
+
+
+def test_lineage_loops_refuses_a_missing_midi_file_in_one_line(tmp_path, capsys):
+    from lineage.cli import main
+
+    assert main(["loops", "ddsp", "--midi", str(tmp_path / "missing.mid"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lineage: error:") and "missing.mid" in err and err.count("\n") == 1
