@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
