@@ -81,7 +81,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "digits": Recipe(
         name="digits",
-        description="SC09-like spoken digits zero..nine by 105 espeak-ng voices (needs espeak-ng)",
+        description="SC09-like spoken digits zero..nine by 105 espeak-ng voices",
         make_example=speech.make_digit,
         sample_rate=speech.SAMPLE_RATE,
         default_size=2000,

@@ -6,39 +6,31 @@ accents x fifteen voice variants, each clip with its own pitch and speaking rate
 by many different "speakers". espeak-ng is a formant synthesizer - robotic, but the words are clear and
 the classes are real speech sounds.
 
-It needs Debian's (or Homebrew's) ``espeak-ng`` program; nothing else in the project depends on it.
+The synthesiser is libespeak-ng from the Python package ``espeakng-loader`` (a core dependency), driven
+by :mod:`lineage.data.espeak`; no system program is needed.
 """
 
 from __future__ import annotations
 
-import io
-import shutil
-import subprocess
-
 import numpy as np
+
+from lineage.data import espeak
 
 SAMPLE_RATE = 16000
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029"]
 VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt", "croak", "whisper"]
-
-
-def espeak() -> str:
-    path = shutil.which("espeak-ng")
-    if path is None:
-        raise FileNotFoundError("the digits data set is spoken by espeak-ng, which is not installed: "
-                                "`apt-get install espeak-ng` (Debian/Ubuntu) or `brew install espeak-ng` (macOS)")
-    return path
+# espeak-ng selects a voice with a variant by its file's name; the British voice's file is `en` (its
+# language is en-gb), and asked for as "en-gb+VARIANT" it would be found by language, without the variant
+VOICE_FILES = {"en-gb": "en"}
 
 
 def speak(word: str, voice: str, pitch: int, speed: int) -> tuple[np.ndarray, int]:
-    """espeak-ng's WAV for ``word``: ``-v voice -p pitch (0-99) -s speed (words per minute)``."""
-    import soundfile as sf
-
-    wav = subprocess.run([espeak(), "-v", voice, "-p", str(pitch), "-s", str(speed), "--stdout", word],
-                         check=True, capture_output=True).stdout
-    audio, sr = sf.read(io.BytesIO(wav), dtype="float32")
-    return audio, sr
+    """espeak-ng saying ``word`` with ``voice`` (``accent+variant``, e.g. ``en-gb+f3``) at ``pitch`` (0-100)
+    and ``speed`` (words per minute): float32 samples in [-1, 1) and their sample rate."""
+    accent, plus, variant = voice.partition("+")
+    samples, sr = espeak.speak(word, VOICE_FILES.get(accent, accent) + plus + variant, pitch, speed)
+    return samples.astype(np.float32) / 32768, sr  # int16 full scale to [-1, 1), as a 16-bit WAV reads
 
 
 def make_digit(index: int, seed: int, sample_rate: int = SAMPLE_RATE):
