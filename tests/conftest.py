@@ -67,15 +67,34 @@ def chromium_path() -> str | None:
     return None
 
 
+NO_CHROMIUM = ("browser tests (listening page, book pages) need Chromium, which pip cannot install: "
+               "apt-get install chromium (Debian/Ubuntu), brew install --cask chromium (macOS), "
+               "or set LINEAGE_CHROMIUM to a Chromium or Chrome binary")
+
+
+def skip_without_chromium():
+    pytest.skip(NO_CHROMIUM)
+
+
 @pytest.fixture
 def browser():
     path = chromium_path()
     if path is None:
         if os.environ.get("CI"):
             pytest.fail("CI needs Chromium for the browser tests: apt-get install chromium")
-        pytest.skip("no chromium on PATH (apt-get install chromium, or set LINEAGE_CHROMIUM)")
+        skip_without_chromium()
     sync_api = require("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox", "--disable-gpu"])
         yield b
         b.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Every browser test skipped for want of Chromium is reported at :func:`skip_without_chromium`, not at
+    its own line, so that `pytest -ra` folds them into one summary line: what was skipped and how to install it."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and report.longrepr[2] == f"Skipped: {NO_CHROMIUM}":
+        report.longrepr = (__file__, skip_without_chromium.__code__.co_firstlineno + 1, report.longrepr[2])
+    return report
