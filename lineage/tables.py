@@ -12,6 +12,8 @@ COLUMNS = [("nll_bits", "NLL (bits)", "{:.3f}"), ("recon_nll_bits", "NLL given z
            ("fid", "FID ↓", "{:.2f}"), ("is", "IS ↑", "{:.2f}"),
            ("mis", "mIS ↑", "{:.3g}"), ("am", "AM ↓", "{:.3f}"), ("ndb_k", "NDB/K ↓", "{:.2f}"),
            ("class_accuracy", "class acc", "{:.2f}"), ("pitch_accuracy", "pitch acc", "{:.2f}"),
+           ("crepe_pitch_accuracy", "CREPE pitch", "{:.2f}"), ("periodicity", "periodicity ↑", "{:.2f}"),
+           ("dnsmos", "DNSMOS ↑", "{:.2f}"), ("pesq", "PESQ ↑", "{:.2f}"), ("stoi", "STOI ↑", "{:.2f}"),
            ("clap_score", "CLAP ↑", "{:.3f}")]
 
 

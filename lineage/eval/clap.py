@@ -22,7 +22,8 @@ import torch
 
 from lineage.clap import CLAP, ClapConfig, clap_score, distinct, retrieval, zero_shot
 
-VERSION = 1  # bump when the towers or the training change: old caches are then ignored
+VERSION = 2  # bump when the towers or the training change: old caches are then ignored
+# 2: trained on degraded clips (lineage.eval.degrade.augment), as the classifier judge is
 STEPS = 1000  # about 3 minutes on one core; cached, so paid once per data set and machine
 
 
@@ -39,7 +40,9 @@ class ClapJudge:
 def train_clap(trainset, sample_rate: int, steps: int = STEPS, batch: int = 64, lr: float = 2e-3,
                seed: int = 0, cfg: ClapConfig | None = None, progress: bool = False) -> tuple[CLAP, list[dict]]:
     """Train a CLAP on a clip set's (clip, caption) pairs; returns the model and one log row per 50
-    steps. Augmentation as the judge's: a random gain (-12..+3 dB) and a circular shift of each clip."""
+    steps. Augmentation as the classifier judge's (:func:`lineage.eval.degrade.augment`): gain, shift,
+    noise floors, quantisation and band limits, so the audio tower hears the sound, not its cleanliness."""
+    from lineage.eval.degrade import augment
     from lineage.progress import bar
 
     torch.manual_seed(seed)
@@ -52,8 +55,7 @@ def train_clap(trainset, sample_rate: int, steps: int = STEPS, batch: int = 64, 
     model.train()
     for step in range(steps):
         idx = rng.choice(len(trainset), min(batch, len(trainset)), replace=False)
-        gain = torch.from_numpy(10 ** (rng.uniform(-12, 3, (len(idx), 1)) / 20)).float()
-        x = torch.roll(audio[idx] * gain, int(rng.integers(0, audio.shape[1] // 8 + 1)), dims=1)
+        x = augment(audio[idx].clone(), sample_rate, rng)
         loss, logs = model.loss(x, tokens[idx])
         opt.zero_grad()
         loss.backward()

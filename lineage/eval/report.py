@@ -13,6 +13,10 @@ A model prompted by captions (``text``) also gets a **CLAP score** (:mod:`lineag
 cosine of each clip to its caption in a CLAP trained on the data set, beside real held-out clips with
 their own captions and with a stranger's (``clap`` in the result).
 
+The field's own judges stand beside ours (:mod:`lineage.eval.standard`): CREPE's pitch accuracy and
+periodicity on pitched sets, DNSMOS on speech, and PESQ and STOI for the reconstructions of speech -
+each on the real rows too, so every model's figure has the data's own beside it.
+
 Reference statistics (FID's Gaussian, NDB's bins, AM's class marginal) come from every training clip.
 Likelihood models (an entry with ``nll``) also report held-out negative log-likelihood in bits per sample.
 
@@ -34,7 +38,7 @@ import numpy as np
 import torch
 
 from lineage.audio import fit_length
-from lineage.eval import metrics
+from lineage.eval import metrics, standard
 from lineage.eval.speed import generation_speed, machine, training_speed
 from lineage.eval.clap import get_clap, score_rows
 from lineage.eval.classifier import FLOOR, Judge, get_judge
@@ -74,6 +78,7 @@ def evaluate(run, n: int = 256, seconds: float | None = None, seed: int = 0, spe
     ref = {"probs": ref_probs, "features": ref_feats, "stats": metrics.gaussian_stats(ref_feats),
            "k": max(2, min(50, n // 10))}  # about 10 generated clips per bin at least
     rng = np.random.default_rng(seed)
+    pitched = "pitch" in trainset.labels  # CREPE's columns apply; DNSMOS's where the set is speech
     rows = {}
     real_sets = {"real (train)": (trainset, rng.choice(len(trainset), min(n, len(trainset)), replace=False)),
                  "real (test)": (testset, np.arange(min(n, len(testset))))}
@@ -85,6 +90,8 @@ def evaluate(run, n: int = 256, seconds: float | None = None, seed: int = 0, spe
         row["class_accuracy"] = float((probs.argmax(1) == judge.targets(clips.labels[judge.label][idx])).mean())
         if "pitch" in clips.labels:
             row.update(metrics.pitch_accuracy(audio, sr, clips.labels["pitch"][idx]))
+        row.update(standard.judged(audio, sr, cfg.data.name, pitched,
+                                   clips.labels["pitch"][idx] if pitched else None))
         row["n"] = len(idx)
         rows[name] = row
 
@@ -110,6 +117,8 @@ def evaluate(run, n: int = 256, seconds: float | None = None, seed: int = 0, spe
         row["class_accuracy"] = float((probs.argmax(1) == judge.targets(cond[judge.label].numpy())).mean())
     if "pitch" in keys and "pitch" in cond:
         row.update(metrics.pitch_accuracy(audio, sr, cond["pitch"].numpy()))
+    row.update(standard.judged(audio, sr, cfg.data.name, pitched,
+                               cond["pitch"].numpy() if "pitch" in keys and "pitch" in cond else None))
     autoencoder = entry.has("reconstruct", model)
     nll = entry.capability("nll", model)
     if nll is not None:
@@ -200,6 +209,8 @@ def reconstruction_rows(run, model, k: int, length: int, seed: int, device) -> d
         sc, logmag = metrics.mrstft_terms(original, clips)  # the two halves of MR-STFT, per clip
         rows[name] = {"mrstft": float((sc + logmag).mean()), "sc": float(sc.mean()),
                       "lsd": metrics.log_spectral_distance(original, clips), "n": k}
+        if standard.is_speech(run.config.data.name):  # the speech judges that compare with the original
+            rows[name].update(standard.pesq_stoi(original, clips, run.config.data.sample_rate))
     pairs = [x for i in range(min(4, k)) for x in (original[i], recon[i])]
     labels = {key: batch[key] for key in testset.labels}
     captions = [f"{kind} {testset.caption(labels, i)}" for i in range(min(4, k))
