@@ -152,7 +152,7 @@ def evaluate(run, n: int = 256, seconds: float | None = None, seed: int = 0, spe
         "seed": seed, "conditioning": keys, "checkpoint": (run.latest or Path("-")).name,
         "classifier": {**{k: judge.info[k] for k in ("label", "classes", "test_accuracy", "n_train",
                                                      "n_test", "parameters")},
-                       "floor": FLOOR, "reliable": judge.reliable},
+                       "floor": FLOOR, "reliable": judge.reliable, "version": judge.info.get("version")},
         "ndb_bins": ref["k"], "rows": rows, **({"clap": clap} if clap else {}),
         "generation_batch": {"n": n, "wall_s": round(gen_wall, 2), "rtf": gen_wall / (n * seconds)},
     }
@@ -209,8 +209,8 @@ def reconstruction_rows(run, model, k: int, length: int, seed: int, device) -> d
         sc, logmag = metrics.mrstft_terms(original, clips)  # the two halves of MR-STFT, per clip
         rows[name] = {"mrstft": float((sc + logmag).mean()), "sc": float(sc.mean()),
                       "lsd": metrics.log_spectral_distance(original, clips), "n": k}
-        if standard.is_speech(run.config.data.name):  # the speech judges that compare with the original
-            rows[name].update(standard.pesq_stoi(original, clips, run.config.data.sample_rate))
+        if standard.is_speech(testset.name):  # the speech judges that compare with the original
+            rows[name].update(standard.pesq_stoi(original, clips, testset.sample_rate))
     pairs = [x for i in range(min(4, k)) for x in (original[i], recon[i])]
     labels = {key: batch[key] for key in testset.labels}
     captions = [f"{kind} {testset.caption(labels, i)}" for i in range(min(4, k))
