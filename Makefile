@@ -13,6 +13,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev,book,jax]'
+	@if command -v cc >/dev/null; then $(PY) -m pip install -q -c constraints.txt -e '.[pesq]'; \
+	else echo "setup: no C compiler, so PESQ (published as source only) is not installed: lineage eval leaves its column out"; fi
 	touch $(STAMP)
 
 # Every zoo entry's shipped weights heard on one page, runs/demo/listening.html: nothing is trained and no

@@ -111,12 +111,13 @@ class Judge:
         return class_index(np.asarray(values), np.asarray(self.info["values"]))
 
 
-def cache_key(data_cfg, label: str, seed: int, steps: int) -> str:
+def cache_key(data_cfg, label: str, seed: int, steps: int, degraded: bool = True) -> str:
     from dataclasses import asdict
 
     d = asdict(data_cfg)
     d.pop("segment"), d.pop("crop")  # how models cut training examples does not change the clips
-    blob = json.dumps({"data": d, "label": label, "seed": seed, "steps": steps, "version": VERSION}, sort_keys=True)
+    blob = json.dumps({"data": d, "label": label, "seed": seed, "steps": steps, "version": VERSION,
+                       **({} if degraded else {"degraded": False})}, sort_keys=True)
     return f"{data_cfg.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
@@ -135,9 +136,11 @@ def class_index(values: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 def get_judge(data_cfg, label: str | None = None, seed: int = 0, root: Path | None = None,
-              steps: int = 1000, progress: bool = False, dataset=None) -> Judge:
+              steps: int = 1000, progress: bool = False, dataset=None, degraded: bool = True) -> Judge:
     """The cached classifier for ``data_cfg`` (trained now if there is none); ``dataset`` is the loaded
-    set when the caller has it already."""
+    set when the caller has it already. ``degraded=False`` trains it on clean clips with only a gain and a
+    shift, as version 1 was - the ablation ``benchmarks/metric_ladder.py`` measures, never what
+    ``lineage eval`` uses."""
     from safetensors.torch import load_file
 
     from lineage.data import data_root, load
@@ -147,21 +150,21 @@ def get_judge(data_cfg, label: str | None = None, seed: int = 0, root: Path | No
     if label is None or label not in dataset.labels:
         raise ValueError(f"data set {data_cfg.name} has no label {label!r} to train a classifier on; "
                          f"labels: {sorted(dataset.labels)}")
-    folder = (root or data_root()) / ".classifiers" / cache_key(data_cfg, label, seed, steps)
+    folder = (root or data_root()) / ".classifiers" / cache_key(data_cfg, label, seed, steps, degraded)
     if (folder / "info.json").is_file():
         info = json.loads((folder / "info.json").read_text())
         model = AudioClassifier(data_cfg.sample_rate, len(info["classes"]))
         model.load_state_dict(load_file(folder / "model.safetensors"))
         return Judge(model.eval(), label, info["classes"], info["test_accuracy"], info)
-    return train_judge(dataset, data_cfg, label, seed, folder, steps, progress)
+    return train_judge(dataset, data_cfg, label, seed, folder, steps, progress, degraded)
 
 
 def train_judge(dataset, data_cfg, label: str, seed: int, folder: Path, steps: int = 1000,
-                progress: bool = False) -> Judge:
+                progress: bool = False, degraded: bool = True) -> Judge:
     """Train on the models' training split, measure on their held-out split, cache in ``folder``."""
     from safetensors.torch import save_file
 
-    from lineage.eval.degrade import augment
+    from lineage.eval.degrade import augment, gain, shift
     from lineage.files import write_atomic
 
     trainset, testset = dataset.split(data_cfg.holdout, seed=data_cfg.seed)
@@ -180,7 +183,11 @@ def train_judge(dataset, data_cfg, label: str, seed: int, folder: Path, steps: i
         idx = rng.integers(0, len(trainset), 32)
         # the clips as generated audio is wrong: noise floors, quantisation, gain, shifts, band limits,
         # so the judge keys on the note, the drum or the word, not on digital silence between partials
-        x = augment(x_all[idx].clone(), data_cfg.sample_rate, rng)
+        if degraded:
+            x = augment(x_all[idx].clone(), data_cfg.sample_rate, rng)
+        else:  # the ablation: clean clips, a gain of -12..+3 dB and a shift only
+            x = shift(gain(x_all[idx], torch.from_numpy(rng.uniform(-12, 3, len(idx))).float()),
+                      int(rng.integers(0, x_all.shape[1] // 8 + 1)))
         loss = F.cross_entropy(model(x), torch.from_numpy(y_train[idx]))
         opt.zero_grad()
         loss.backward()
@@ -195,7 +202,8 @@ def train_judge(dataset, data_cfg, label: str, seed: int, folder: Path, steps: i
     info = {"label": label, "classes": classes, "test_accuracy": acc, "n_train": len(trainset),
             "n_test": len(testset), "values": present.tolist(), "steps": steps, "seed": seed,
             "train_seconds": round(train_time, 1),
-            "parameters": sum(p.numel() for p in model.parameters()), "floor": FLOOR, "version": VERSION}
+            "parameters": sum(p.numel() for p in model.parameters()), "floor": FLOOR, "version": VERSION,
+            "degraded": degraded}
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / "model.safetensors.tmp"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp)
