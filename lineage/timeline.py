@@ -142,6 +142,11 @@ class Work:
 
 
 OTHER_WORKS: list[Work] = [
+    Work("PESQ", 2001, "Perceptual Evaluation of Speech Quality (PESQ): A New Method for Speech Quality "
+         "Assessment of Telephone Networks and Codecs", "Rix et al.", url="https://www.itu.int/rec/T-REC-P.862",
+         note="ITU-T Recommendation P.862"),
+    Work("STOI", 2011, "An Algorithm for Intelligibility Prediction of Time-Frequency Weighted Noisy Speech",
+         "Taal et al.", url="https://doi.org/10.1109/TASL.2011.2114881"),
     Work("VAE", 2013, "Auto-Encoding Variational Bayes", "Kingma & Welling", "1312.6114"),
     Work("GAN", 2014, "Generative Adversarial Networks", "Goodfellow et al.", "1406.2661"),
     Work("DCGAN", 2015, "Unsupervised Representation Learning with Deep Convolutional Generative "
@@ -182,6 +187,8 @@ OTHER_WORKS: list[Work] = [
     Work("DDPM", 2020, "Denoising Diffusion Probabilistic Models", "Ho et al.", "2006.11239"),
     Work("HiPPO", 2020, "HiPPO: Recurrent Memory with Optimal Polynomial Projections", "Gu et al.",
          "2008.07669"),
+    Work("DNSMOS", 2021, "DNSMOS P.835: A Non-Intrusive Perceptual Objective Speech Quality Metric to "
+         "Evaluate Noise Suppressors", "Reddy et al.", "2110.01763"),
     Work("CLIP", 2021, "Learning Transferable Visual Models From Natural Language Supervision",
          "Radford et al.", "2103.00020"),
     Work("S4", 2021, "Efficiently Modeling Long Sequences with Structured State Spaces", "Gu et al.",
