@@ -49,9 +49,10 @@ KEEPS = {"low-pass": PITCH, "time-reversed": PITCH}
 
 
 def measure(name: str, n: int = 200, n_pitch: int = 100, rungs: list[str] | None = None, cfg=None,
-            log=print) -> dict:
+            degraded: bool = True, log=print) -> dict:
     """Every rung's metrics (or those of ``rungs`` and the clean clips) for the held-out clips of data
-    set ``name``, in its default configuration or in ``cfg``."""
+    set ``name``, in its default configuration or in ``cfg``; ``degraded=False`` asks a judge trained on
+    clean clips only (the ablation)."""
     from lineage.audio import fit_length, resample
     from lineage.config import DataConfig
     from lineage.data import load
@@ -65,7 +66,7 @@ def measure(name: str, n: int = 200, n_pitch: int = 100, rungs: list[str] | None
     train, test = data.split(cfg.holdout, seed=cfg.seed)
     length = int(round(cfg.seconds * cfg.sample_rate))
     t0 = time.perf_counter()
-    judge = get_judge(cfg, seed=0, dataset=data)
+    judge = get_judge(cfg, seed=0, dataset=data, degraded=degraded)
     log(f"{name}: judge ({judge.label}, {len(judge.classes)} classes) held-out accuracy "
         f"{judge.test_accuracy:.3f} ({time.perf_counter() - t0:.0f} s)")
     ref_probs, ref_feats = judge.model.classify(fit_length(train.audio, length))
@@ -105,8 +106,9 @@ def measure(name: str, n: int = 200, n_pitch: int = 100, rungs: list[str] | None
         log(f"  {rung:24s} " + " ".join(f"{k} {row[k]:.3g}" for k in HIGHER + LOWER if k in row)
             + f" ({time.perf_counter() - t0:.0f} s)")
     return {"data": name, "sample_rate": cfg.sample_rate, "seconds": cfg.seconds, "n": n,
-            "n_pitch": min(n_pitch, n), "judge": {k: judge.info[k] for k in ("label", "test_accuracy", "steps",
-                                                                           "version")},
+            "n_pitch": min(n_pitch, n) if n_pitch else 0,
+            "judge": {**{k: judge.info[k] for k in ("label", "test_accuracy", "steps", "version")},
+                      "degraded": judge.info.get("degraded", True)},
             "spread": noise, "rows": rows, "checks": check(rows, noise, min(n_pitch, n))}
 
 
@@ -210,9 +212,15 @@ def markdown(results: list[dict]) -> str:
         rows = res["rows"]
         cols = [k for k in LABELS if k in rows[0]]
         j = res["judge"]
-        out += [f"## {res['data']} ({res['n']} held-out clips of {res['seconds']:g} s at {res['sample_rate']} Hz; "
-                f"pitch and DNSMOS on the first {res['n_pitch']})", "",
-                f"Judge: {j['label']}, held-out accuracy {j['test_accuracy']:.3f} (cache version {j['version']}).", "",
+        title = (f"## {res['data']} ({res['n']} held-out clips of {res['seconds']:g} s at {res['sample_rate']} Hz"
+                 + (f"; pitch and DNSMOS on the first {res['n_pitch']})" if res["n_pitch"] else ")"))
+        if not j["degraded"]:
+            title = (f"## Ablation: {res['data']} judged by a classifier trained on clean clips only "
+                     f"({res['n']} held-out clips)")
+        out += [title, "",
+                f"Judge: {j['label']}, held-out accuracy {j['test_accuracy']:.3f} (cache version {j['version']}, "
+                + ("trained on degraded clips" if j["degraded"] else "trained on clean clips with a gain and a "
+                   "shift only") + ").", "",
                 "| rung | " + " | ".join(LABELS[c] for c in cols) + " |", "|---|" + "---|" * len(cols)]
         out += ["| " + r["rung"] + " | " + " | ".join(f"{r[c]:.3g}" for c in cols) + " |" for r in rows]
         fails = res["checks"]["failures"]
@@ -230,13 +238,16 @@ def main(argv=None) -> int:
     p.add_argument("--data", nargs="+", default=list(SETS))
     p.add_argument("-n", type=int, default=200, help="held-out clips per rung")
     p.add_argument("--n-pitch", type=int, default=100, help="clips per rung for pitch and DNSMOS (slower)")
+    p.add_argument("--ablation", nargs="*", default=["tones"],
+                   help="sets also judged by a classifier trained on clean clips only (the metrics it gets wrong)")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     results = [measure(name, args.n, args.n_pitch) for name in args.data]
+    ablation = [measure(name, args.n, 0, degraded=False) for name in args.ablation]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "metric-ladder.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "metric-ladder.md").write_text(markdown(results))
+    (args.out / "metric-ladder.json").write_text(json.dumps({"ladders": results, "ablation": ablation}, indent=2) + "\n")
+    (args.out / "metric-ladder.md").write_text(markdown(results + ablation))
     bad = [f"{r['data']}: {f}" for r in results for f in r["checks"]["failures"]]
     print("\n".join(bad) if bad else "every metric monotone on every data set")
     return 1 if bad else 0

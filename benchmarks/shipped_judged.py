@@ -43,28 +43,32 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", help="entries (default: every entry with shipped weights)")
     p.add_argument("-n", type=int, default=128)
+    p.add_argument("--tables-only", action="store_true", help="tabulate the metrics.json files as they are")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     names = args.names or [n for n in registry.names() if pretrained.available(n)]
-    for name in names:
+    for name in [] if args.tables_only else names:
         t0 = time.perf_counter()
         report.evaluate(Run(pretrained.folder(name)), n=args.n, speed=False, log=lambda *a: None)
         print(f"{name}: evaluated in {time.perf_counter() - t0:.0f} s", flush=True)
     groups: dict[str, list[dict]] = {}
-    for name in registry.names():  # the lineage's order
+    from lineage.demo import order
+
+    for name in order(registry.names()):  # the lineage's order
         if not pretrained.available(name):
             continue
         run = Run(pretrained.folder(name))
         result = json.loads((run.path / "metrics.json").read_text())
         if result.get("classifier", {}).get("version") != VERSION and name not in names:
             continue  # judged by an older judge: not comparable with the rows above
-        groups.setdefault(json.dumps(run.record["config"]["data"], sort_keys=True), []).append(result)
+        data = {k: v for k, v in run.record["config"]["data"].items() if k not in ("segment", "crop")}
+        groups.setdefault(json.dumps(data, sort_keys=True), []).append(result)  # the judge's own key
     lines = ["# The shipped weights, judged by today's judges", "",
              "Written by `benchmarks/shipped_judged.py`: `lineage eval` of every entry's shipped weights "
              f"(`zoo/NAME/pretrained/`), {args.n} clips each, judge cache version {VERSION}. Entries trained on "
-             "the same data configuration share a table and a judge; the real rows are that data's own "
-             "held-out and training clips.", ""]
+             "the same data configuration (the clips, not how training cut them) share a table and a judge; the "
+             "real rows are that data's own held-out and training clips.", ""]
     for key, results in groups.items():
         lines += [f"## {describe(json.loads(key))}", "", tables.format_table(results, markdown=True), ""]
     args.out.mkdir(parents=True, exist_ok=True)

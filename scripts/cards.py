@@ -190,8 +190,9 @@ METRIC_NAMES = {"nll_bits": "held-out NLL, whole clips (bits) ↓",
                 "nll_bits_crop": "held-out NLL, the training crop only (bits) ↓",
                 "token_bits": "held-out bits per codec token ↓",
                 "mrstft": "reconstruction MR-STFT ↓", "fid": "FID ↓",
-                "is": "IS ↑", "class_accuracy": "class accuracy ↑", "pitch_accuracy": "pitch accuracy ↑",
-                "clap_score": "CLAP score ↑"}
+                "is": "IS ↑", "class_accuracy": "class accuracy ↑", "pitch_accuracy": "pitch accuracy (pYIN) ↑",
+                "crepe_pitch_accuracy": "pitch accuracy (CREPE) ↑", "periodicity": "periodicity (CREPE) ↑",
+                "dnsmos": "DNSMOS ↑", "pesq": "PESQ ↑", "stoi": "STOI ↑", "clap_score": "CLAP score ↑"}
 
 
 def shipped_rows(entry) -> list[str]:
@@ -211,7 +212,9 @@ def shipped_rows(entry) -> list[str]:
              f"({p['threads']} torch thread{'s' if p['threads'] != 1 else ''}, {p['device']}); EMA weights in "
              f"{p['dtype']}, {p['weights_bytes'] / 1024:,.0f} KB; data `{p['data']['name']}` (manifest "
              f"`{(p['data']['manifest_sha256'] or '?')[:12]}`), seed {p['seed']}. Both rows: `lineage eval`, "
-             f"{m['n']} clips of {m['seconds']} s; the small row is measured on the shipped float16 weights.", "",
+             f"{m['n']} clips of {m['seconds']} s; the small row is measured on the shipped float16 weights"
+             + (f"; judged again on {p['judge']['date']} by the judge of cache version {p['judge']['version']} "
+                f"(`{p['judge']['command']}`)" if p.get("judge") else "") + ".", "",
              "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for key, name in METRIC_NAMES.items():
         cells = [m[col].get(key) for col in ("tiny", "small", "real (test)", *extra)]
