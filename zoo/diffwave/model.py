@@ -199,10 +199,11 @@ steps = single_step(loss)
 
 @torch.no_grad()
 def generate(model: DiffWave, n: int, length: int, seed: int = 0, cond: dict | None = None,
-             fast: bool = True, trace: list | None = None) -> torch.Tensor:
+             fast: bool = True, trace: list | None = None, noise_scale: float = 1.0) -> torch.Tensor:
     """``n`` clips of ``length`` samples from noise by ancestral sampling: the 6-step fast schedule
     (aligned to the training schedule) or, with ``fast=False``, all ``T`` steps of the training schedule.
-    ``trace``, if a list, receives ``x_t`` before every step (the chapter draws the clip emerging)."""
+    ``trace``, if a list, receives ``x_t`` before every step (the chapter draws the clip emerging).
+    ``noise_scale`` multiplies the noise each step adds (``sigma_t z``): 0 walks back by the means alone."""
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 1, length, generator=g).to(device)
@@ -213,7 +214,7 @@ def generate(model: DiffWave, n: int, length: int, seed: int = 0, cond: dict | N
         if trace is not None:
             trace.append(x.cpu())
         eps = model(x, torch.full((n,), times[s], device=device), cond)  # eps_theta(x_s, t_s)
-        z = torch.randn(x.shape, generator=g).to(device) if s > 0 else None
+        z = noise_scale * torch.randn(x.shape, generator=g).to(device) if s > 0 else None
         x = sched.p_step(x, s, eps, z)  # x_(s-1), with the inference schedule's own betas
     return x.clamp(-1, 1)
 

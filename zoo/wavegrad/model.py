@@ -185,11 +185,11 @@ steps = single_step(loss)
 
 @torch.no_grad()
 def generate(model: WaveGrad, mel: torch.Tensor, seed: int = 0, fast: bool = True,
-             trace: list | None = None) -> torch.Tensor:
+             trace: list | None = None, noise_scale: float = 1.0) -> torch.Tensor:
     """Vocode ``mel [B, M, frames]`` into ``[B, 1, frames * hop]``: white noise, then one ancestral step
     per beta of the 6-iteration schedule (or of the 1,000-step training schedule with ``fast=False``),
     the network told each diffusion step's noise level ``sqrt(abar_t)``. ``trace`` receives ``y`` before
-    each step."""
+    each step; ``noise_scale`` multiplies the noise each step adds (0: the means alone)."""
     device = mel.device
     g = torch.Generator().manual_seed(seed)
     sched = Schedule(model.cfg.fast_betas) if fast else model.schedule
@@ -199,7 +199,7 @@ def generate(model: WaveGrad, mel: torch.Tensor, seed: int = 0, fast: bool = Tru
         if trace is not None:
             trace.append(y.cpu())
         eps = model(y, mel, levels[t].to(device).expand(y.shape[0]))  # eps_theta(y_t, mel, sqrt(abar_t))
-        z = torch.randn(y.shape, generator=g).to(device) if t > 0 else None
+        z = noise_scale * torch.randn(y.shape, generator=g).to(device) if t > 0 else None
         y = sched.p_step(y, t, eps, z)  # y_(t-1)
     return y.clamp(-1, 1)
 
