@@ -241,3 +241,38 @@ def test_serve_load_measures_a_real_server_under_a_bounded_loop(tmp_path, data_r
     assert row["model"] == "wavegan" and row["served"] >= 2 and row["per_minute"] > 0
     assert 0 < row["p50"] <= row["p90"] <= row["p99"] and row["wall_seconds"] >= 3
     assert len(table_rows((tmp_path / "serve-load.md").read_text())) == 1
+
+
+def _benchmark(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shipped_judged_puts_entries_of_one_data_configuration_in_one_table(tmp_path):
+    # tables only: the committed metrics.json of the shipped weights, tabulated as `--tables-only` does
+    assert _benchmark("shipped_judged").main(["--tables-only", "--out", str(tmp_path)]) == 0
+    groups = json.loads((tmp_path / "shipped-judged.json").read_text())
+    models = {r["model"]: i for i, g in enumerate(groups) for r in g["results"]}
+    assert set(models) >= {"wavenet", "samplernn", "diffwave", "sashimi", "nsynth"}
+    # trained on the same clips (however training cut them), judged by one judge: one table
+    assert models["wavenet"] == models["diffwave"] == models["samplernn"] == models["nsynth"]
+    md = (tmp_path / "shipped-judged.md").read_text()
+    assert md.index("WaveNet (2016)") < md.index("SampleRNN (2017)") < md.index("DiffWave (2021)")
+
+
+def test_the_hiss_meter_reads_white_noise_back_at_its_level():
+    hiss = _benchmark("diffusion_hiss")
+    from lineage.eval.degrade import noise_floor
+
+    t = torch.arange(8000) / 8000
+    notes = torch.stack([0.5 * torch.sin(2 * torch.pi * f * t) for f in (220.0, 330.0, 440.0, 550.0)])
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    calibration = [(L, hiss.noise_floor_db(noise_floor(notes, L, g()).numpy())) for L in hiss.LEVELS]
+    floors = [f for _, f in calibration]
+    assert all(a < b for a, b in zip(floors, floors[1:]))  # louder noise, higher floor
+    assert floors[-1] - floors[0] > 40  # 60 dB of noise level read as far more than a wobble
+    assert hiss.equivalent_dbfs(hiss.noise_floor_db(notes.numpy()), calibration) is None  # clean: below -80
+    other = noise_floor(notes, -50, torch.Generator().manual_seed(1)).numpy()  # another draw, between two levels
+    assert abs(hiss.equivalent_dbfs(hiss.noise_floor_db(other), calibration) - -50) < 4
