@@ -14,8 +14,8 @@ cosine of each clip to its caption in a CLAP trained on the data set, beside rea
 their own captions and with a stranger's (``clap`` in the result).
 
 The field's own judges stand beside ours (:mod:`lineage.eval.standard`): CREPE's pitch accuracy and
-periodicity on pitched sets, DNSMOS on speech, and PESQ and STOI for the reconstructions of speech -
-each on the real rows too, so every model's figure has the data's own beside it.
+periodicity on pitched sets and DNSMOS on speech - on the real rows too, so every model's figure has the
+data's own beside it - and PESQ and STOI for the reconstructions of speech, beside the baselines'.
 
 Reference statistics (FID's Gaussian, NDB's bins, AM's class marginal) come from every training clip.
 Likelihood models (an entry with ``nll``) also report held-out negative log-likelihood in bits per sample.
