@@ -11,7 +11,9 @@ Three measurements, each on held-out notes of the entry's own data set:
    times the error of the last estimate in the clip.
 2. **The sampler's variants.** Clips generated at the fast (6-step) and the full training schedule, with
    the noise each step adds at full scale and with none (``noise_scale`` 0: the means alone; the last step
-   never adds any), and without the final clip to [-1, 1] (the fraction of samples it cut is reported).
+   never adds any), the fraction of samples the final clip to [-1, 1] cuts, and a 6-step geometric
+   schedule whose noisiest level is the training schedule's last (:func:`matched_betas`): where the
+   sampler's unit white noise is what the network is told it is.
 3. **How loud the hiss is.** Each set's *noise floor*: per STFT frame the 20th percentile of the bins'
    power - what lies between the partials - as a median over frames, in dB. The same floor is measured
    on the real clips with white noise added at -80 .. -20 dBFS, so each variant's floor reads as "as if
@@ -59,6 +61,18 @@ def equivalent_dbfs(floor: float, calibration: list[tuple[float, float]]) -> flo
     return float(np.interp(floor, floors, levels))
 
 
+def matched_betas(train_alpha_bar_end: float, steps: int = 6, first: float = 1e-6) -> list[float]:
+    """A geometric schedule of ``steps`` betas from ``first`` whose last level ``sqrt(abar)`` is the
+    training schedule's last, ``sqrt(train_alpha_bar_end)``: the sampler's white noise then matches the
+    noise level the network is told it starts from (found by bisection on the last beta)."""
+    lo, hi = first, 1 - 1e-9
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        abar = float(np.prod(1 - np.geomspace(first, mid, steps)))
+        lo, hi = (mid, hi) if abar > train_alpha_bar_end else (lo, mid)
+    return np.geomspace(first, (lo + hi) / 2, steps).tolist()
+
+
 def step_errors(entry_name: str, model, batch: dict, steps: list[float]) -> list[dict]:
     """The relative noise-prediction error at each (possibly fractional) step of the training schedule."""
     sched = model.schedule
@@ -82,7 +96,9 @@ def step_errors(entry_name: str, model, batch: dict, steps: list[float]) -> list
     return rows
 
 
-def measure(name: str, n: int = 16, log=print) -> dict:
+def measure(name: str, n: int = 16, n_full: int = 4, log=print) -> dict:
+    """Everything above for entry ``name``'s shipped weights: ``n`` held-out notes, the first ``n_full``
+    of them also through the full training schedule (WaveGrad's 1,000 passes a clip are slow on a CPU)."""
     from lineage import pretrained
     from lineage.eval import metrics, standard
     from lineage.eval.classifier import get_judge
@@ -109,10 +125,11 @@ def measure(name: str, n: int = 16, log=print) -> dict:
     pitch = test.labels["pitch"][:n]
 
     def judged(clips: np.ndarray, **extra) -> dict:
+        k = len(clips)  # the first k notes
         floor = noise_floor_db(clips)
-        row = {**extra, "noise_floor_db": floor, "as_if_dbfs": equivalent_dbfs(floor, calibration),
-               "class_accuracy": float((judge.model.classify(clips)[0].argmax(1) == want).mean()),
-               "pitch_accuracy": metrics.pitch_accuracy(clips, sr, pitch)["pitch_accuracy"],
+        row = {**extra, "n": k, "noise_floor_db": floor, "as_if_dbfs": equivalent_dbfs(floor, calibration),
+               "class_accuracy": float((judge.model.classify(clips)[0].argmax(1) == want[:k]).mean()),
+               "pitch_accuracy": metrics.pitch_accuracy(clips, sr, pitch[:k])["pitch_accuracy"],
                **standard.crepe_pitch(clips, sr)}
         log(f"  {name} {extra}: floor {floor:.1f} dB (as if {row['as_if_dbfs']}), class {row['class_accuracy']:.2f}, "
             f"periodicity {row['periodicity']:.3f}")
@@ -124,16 +141,40 @@ def measure(name: str, n: int = 16, log=print) -> dict:
         rows.append(judged(noisy, variant=f"real + noise at {L} dBFS"))
     with torch.no_grad():
         for fast in (True, False):
+            k = n if fast else min(n_full, n)
+            part = {key: v[:k] for key, v in batch.items()}
             for scale in (1.0, 0.0):
                 if name == "diffwave":
-                    raw = diffwave.generate(model, n, length, 0, batch, fast=fast, noise_scale=scale)
+                    raw = diffwave.generate(model, k, length, 0, part, fast=fast, noise_scale=scale)
                 else:
-                    mel = model.log_mel(batch["audio"])
-                    raw = wavegrad.generate(model, mel, 0, fast=fast, noise_scale=scale)
+                    raw = wavegrad.generate(model, model.log_mel(part["audio"]), 0, fast=fast, noise_scale=scale)
                 steps = len(model.cfg.fast_betas) if fast else len(model.schedule)
                 clips = raw[:, 0].numpy()
                 rows.append(judged(clips, variant=f"{steps} steps, noise scale {scale:g}",
-                                   clipped=float((clips.__abs__() >= 1).mean())))
+                                   clipped=float((np.abs(clips) >= 1).mean())))
+        # the hypothesis the rows above test: a fast schedule that starts where the training schedule ends
+        shipped = list(model.cfg.fast_betas)
+        model.cfg.fast_betas = matched_betas(float(model.schedule.alpha_bar[-1]), len(shipped))
+        if name == "diffwave":
+            raw = diffwave.generate(model, n, length, 0, batch, fast=True)
+        else:
+            raw = wavegrad.generate(model, model.log_mel(batch["audio"]), 0, fast=True)
+        clips = raw[:, 0].numpy()
+        rows.append(judged(clips, variant=f"{len(shipped)} geometric steps ending at the training schedule's "
+                                          f"last level ({float(model.schedule.alpha_bar[-1].sqrt()):.3f})",
+                           clipped=float((np.abs(clips) >= 1).mean()), betas=model.cfg.fast_betas))
+        model.cfg.fast_betas = shipped
+        if name == "diffwave":  # the embedding before its fix: the sinusoids evaluated between the steps
+            fixed = diffwave.diffusion_step_embedding
+            diffwave.diffusion_step_embedding = diffwave.sinusoids
+            try:
+                clips = diffwave.generate(model, n, length, 0, batch, fast=True)[:, 0].numpy()
+                rows.append(judged(clips, variant="6 steps, the sinusoids evaluated between the steps "
+                                                  "(before the interpolated embedding)"))
+                unfixed_errors = step_errors(name, model, batch, sorted({*diffwave.aligned_steps(
+                    model.schedule, type(model.schedule)(shipped))}))
+            finally:
+                diffwave.diffusion_step_embedding = fixed
     fast_sched = type(model.schedule)(model.cfg.fast_betas)
     if name == "diffwave":
         walked = diffwave.aligned_steps(model.schedule, fast_sched)
@@ -142,7 +183,10 @@ def measure(name: str, n: int = 16, log=print) -> dict:
         walked = [float(np.interp(-g, -a, np.arange(len(a)))) for g in fast_sched.alpha_bar.sqrt().tolist()]
     T = len(model.schedule)
     probe = sorted({*walked, 0.0, T // 4, T // 2, T - 1})
-    return {"model": name, "data": cfg.data.name, "sample_rate": sr, "n": n, "calibration": calibration,
+    fast_level = float(type(model.schedule)(model.cfg.fast_betas).alpha_bar[-1].sqrt())
+    extra = {"step_errors_sinusoids": unfixed_errors} if name == "diffwave" else {}
+    return {**extra, "model": name, "data": cfg.data.name, "sample_rate": sr, "n": n, "calibration": calibration,
+            "fast_last_level": fast_level, "train_last_level": float(model.schedule.alpha_bar[-1].sqrt()),
             "fast_steps": walked, "step_errors": step_errors(name, model, batch, probe), "rows": rows,
             "last_step_gain": float((fast_sched.betas[0] / fast_sched.alphas[0]).sqrt())}
 
@@ -154,20 +198,28 @@ def markdown(results: list[dict]) -> str:
            "white-noise level that gives the real clips the same floor.", ""]
     for r in results:
         out += [f"## {r['model']} ({r['data']} at {r['sample_rate']} Hz, {r['n']} held-out notes)", "",
-                "| clips | floor (dB) | as if noise at | class acc | pitch acc | periodicity | clipped |",
-                "|---|---|---|---|---|---|---|"]
+                "| clips | notes | floor (dB) | as if noise at | class acc | pitch acc | periodicity | clipped |",
+                "|---|---|---|---|---|---|---|---|"]
         for row in r["rows"]:
             as_if = "below -80 dBFS" if row["as_if_dbfs"] is None else f"{row['as_if_dbfs']:.0f} dBFS"
-            out.append(f"| {row['variant']} | {row['noise_floor_db']:.1f} | {as_if} | {row['class_accuracy']:.2f} | "
+            out.append(f"| {row['variant']} | {row['n']} | {row['noise_floor_db']:.1f} | {as_if} | {row['class_accuracy']:.2f} | "
                        f"{row['pitch_accuracy']:.2f} | {row['periodicity']:.3f} | "
                        f"{row.get('clipped', 0):.2%} |")
         out += ["", "The network's noise estimate on real clips, by step (relative error; 1 = no better than "
                     "zero). Steps the 6-step sampler visits: "
                     + ", ".join(f"{t:.2f}" for t in r["fast_steps"]) + ".", "",
                 "| step t | sqrt(abar_t) | relative error |", "|---|---|---|"]
-        out += [f"| {e['t']:g} | {e['level']:.4f} | {e['error']:.3f} |" for e in r["step_errors"]]
+        before = {e["t"]: e["error"] for e in r.get("step_errors_sinusoids", [])}
+        if before:
+            out[-2:] = ["| step t | sqrt(abar_t) | relative error | with the sinusoids evaluated between the steps |",
+                        "|---|---|---|---|"]
+        out += [f"| {e['t']:g} | {e['level']:.4f} | {e['error']:.3f} |"
+                + (f" {before[e['t']]:.3f} |" if e["t"] in before else (" - |" if before else ""))
+                for e in r["step_errors"]]
         out += ["", f"The last update scales the last estimate's error by sqrt(beta_1 / alpha_1) = "
-                    f"{r['last_step_gain']:.4f}.", ""]
+                    f"{r['last_step_gain']:.4f}. The shipped fast schedule starts sampling at the noise level "
+                    f"sqrt(abar) = {r['fast_last_level']:.3f}, the training schedule ends at "
+                    f"{r['train_last_level']:.3f}: both begin from white noise of unit variance.", ""]
     return "\n".join(out)
 
 
@@ -175,10 +227,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", default=["wavegrad", "diffwave"])
     p.add_argument("-n", type=int, default=16)
+    p.add_argument("--n-full", type=int, default=4, help="notes also sampled with the full training schedule")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    results = [measure(name, args.n) for name in args.names]
+    results = [measure(name, args.n, args.n_full) for name in args.names]
+    saved = args.out / "diffusion-hiss.json"
+    if saved.is_file():  # entries measured before and not now keep their rows, in their place
+        fresh = {r["model"]: r for r in results}
+        kept = [fresh.pop(r["model"], r) for r in json.loads(saved.read_text())]
+        results = kept + list(fresh.values())
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "diffusion-hiss.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.out / "diffusion-hiss.md").write_text(markdown(results))

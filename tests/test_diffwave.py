@@ -97,3 +97,23 @@ def test_a_class_label_changes_the_prediction():
     x = torch.randn(1, 1, 64)
     a, b = (model(x, torch.tensor([5]), {"class": torch.tensor([c])}) for c in (0, 2))
     assert (a - b).abs().max() > 1e-4
+
+
+def test_between_two_steps_the_embedding_is_their_interpolation_as_in_the_authors_code():
+    """The network is trained on whole steps; the fast sampler asks it about fractional ones. The
+    embedding there is the linear interpolation of the neighbours' (the authors' `_lerp_embedding`),
+    never the sinusoids evaluated off the grid: at 10^4 radians per step those take values training never
+    showed the network (the shipped weights' noise estimate was 3-7x worse at the fast sampler's
+    fractional steps than at the whole steps beside them: benchmarks/results/diffusion-hiss.md)."""
+    from zoo.diffwave.model import diffusion_step_embedding, sinusoids
+
+    whole = torch.arange(50, dtype=torch.float32)
+    assert torch.equal(diffusion_step_embedding(whole), sinusoids(whole))  # training is unchanged
+    t = torch.tensor([10.452, 22.992, 0.894])
+    lo, w = torch.floor(t), (t - torch.floor(t))[:, None]
+    expected = (1 - w) * sinusoids(lo) + w * sinusoids(lo + 1)
+    torch.testing.assert_close(diffusion_step_embedding(t), expected)
+    # continuous in t: a thousandth of a step moves it a little, where the raw sinusoids jump
+    step = torch.tensor([1e-3, 1e-3, 1e-3])
+    assert (diffusion_step_embedding(t + step) - diffusion_step_embedding(t)).abs().max() < 5e-3
+    assert (sinusoids(t + step) - sinusoids(t)).abs().max() > 0.5

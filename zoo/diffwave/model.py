@@ -7,8 +7,11 @@ network from pure noise - not one pass per sample, as in WaveNet. The network is
 
 * **Diffusion-step embedding** (section 3.1): the step ``t`` as 128 sinusoids,
   ``[sin(10^(4i/63) t), cos(10^(4i/63) t)]_(i=0..63)``, then two fully connected layers with swish; each
-  residual layer adds its own projection of it to its input. A continuous ``t`` is allowed (fast
-  sampling evaluates the network between the steps of the training schedule).
+  residual layer adds its own projection of it to its input. Fast sampling evaluates the network
+  *between* the steps of the training schedule, at a fractional ``t``; there the embedding is the linear
+  interpolation of the two neighbouring steps' embeddings, as the authors' code does - the sinusoids
+  themselves, up to 10^4 radians per step, take values at a fractional ``t`` that training never showed
+  the network (measured in ``benchmarks/results/diffusion-hiss.md``).
 * **Residual layer**: ``y = x + W_t e(t)``; ``y = DilatedConv_(k=3, d)(y)`` to ``2C`` channels, plus the
   conditioner's ``2C`` channels; split into ``filt, gate``, ``z = tanh(filt) * sigmoid(gate)`` (WaveNet's
   gated unit); a 1x1 convolution to ``2C`` gives the residual ``(x + r) / sqrt(2)`` and the skip ``s``.
@@ -60,12 +63,21 @@ class Config:
     upsample: list[int] = field(default_factory=lambda: [8, 8])  # time strides, their product is `hop`
 
 
-def diffusion_step_embedding(t: torch.Tensor, dim: int = 128) -> torch.Tensor:
+def sinusoids(t: torch.Tensor, dim: int = 128) -> torch.Tensor:
     """``[B] -> [B, dim]``: ``sin(10^(4i/(dim/2 - 1)) t)`` and ``cos(...)`` for ``i < dim/2`` (section 3.1)."""
     half = dim // 2
     freqs = 10.0 ** (torch.arange(half, dtype=torch.float32, device=t.device) * 4.0 / (half - 1))
     arg = t.float()[:, None] * freqs[None]
     return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
+
+
+def diffusion_step_embedding(t: torch.Tensor, dim: int = 128) -> torch.Tensor:
+    """``[B] -> [B, dim]``: the sinusoids of step ``t`` where ``t`` is a whole step; between two steps,
+    ``e(t) = (1 - w) e(floor t) + w e(floor t + 1)`` with ``w = t - floor t`` - the network was trained
+    on whole steps only, and its fast sampler must not ask it about sinusoid values it never saw."""
+    lo = torch.floor(t.float())
+    w = (t.float() - lo)[:, None]  # [B, 1]; 0 at a whole step, where this is sinusoids(t) itself
+    return (1 - w) * sinusoids(lo, dim) + w * sinusoids(lo + 1, dim)
 
 
 class ResidualLayer(nn.Module):
