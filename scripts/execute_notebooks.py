@@ -50,7 +50,7 @@ def main() -> int:
 
     cpu = machine()["cpu"]
     record = json.loads(TIMES.read_text()) if TIMES.is_file() else {"chapters": {}}
-    failed = []
+    failed, measured = [], {}
     # the longest chapters first (by their last recorded time), so the processes finish together
     order = sorted(args.notebooks, key=lambda n: -record["chapters"].get(Path(n).stem, {}).get("seconds", 0))
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -59,9 +59,11 @@ def main() -> int:
             if error:
                 failed.append(stem)
             else:
-                record["chapters"][stem] = {"seconds": round(seconds), "torch_threads": threads,
-                                            "parallel_jobs": args.jobs, "cpu": cpu}
-    record["chapters"] = dict(sorted(record["chapters"].items()))
+                measured[stem] = {"seconds": round(seconds), "torch_threads": threads,
+                                  "parallel_jobs": args.jobs, "cpu": cpu}
+    # read again before writing: another invocation may have recorded other chapters meanwhile
+    record = json.loads(TIMES.read_text()) if TIMES.is_file() else {"chapters": {}}
+    record["chapters"] = dict(sorted({**record["chapters"], **measured}.items()))
     TIMES.write_text(json.dumps(record, indent=1) + "\n")
     return 1 if failed else 0
 
