@@ -2,6 +2,9 @@
 
 * :mod:`lineage.eval.metrics` - FID, IS, mIS, AM, NDB/K; MR-STFT distance, LSD; pitch accuracy.
 * :mod:`lineage.eval.classifier` - the log-mel CNN judge behind the classifier metrics, cached per data set.
+* :mod:`lineage.eval.degrade` - what generated audio has wrong with it (noise floors, quantisation, band
+  limits...), applied on purpose: the judge's training augmentation and the metric ladder's rungs.
+* :mod:`lineage.eval.standard` - the field's own judges beside ours: CREPE, DNSMOS, PESQ and STOI.
 * :mod:`lineage.eval.speed` - real-time factor and training throughput, with the machine described.
 * :mod:`lineage.eval.report` - ``lineage eval RUN``: all of the above for one run, into ``metrics.json``.
 
