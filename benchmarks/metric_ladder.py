@@ -156,7 +156,7 @@ def check(rows: list[dict], noise: dict | None = None, n_pitch: int = 100) -> di
     twice its sampling spread ``noise`` (from :func:`spread`)."""
     clean = next(r for r in rows if r["family"] == "clean")
     noise = noise or {}
-    ours, blind = [], []  # failures of our metrics; the field-standard judges' (REPORTED_ONLY)
+    failures, blind = [], []  # our metrics' failures; the field-standard judges' (REPORTED_ONLY)
 
     def _worse_or_equal(metric: str, before: float, after: float) -> bool:  # within the sampling noise
         slack = _slack(metric, clean, noise, n_pitch)
@@ -165,22 +165,21 @@ def check(rows: list[dict], noise: dict | None = None, n_pitch: int = 100) -> di
     for metric in HIGHER + LOWER:
         if metric not in clean:
             continue
-        failures = blind if metric in REPORTED_ONLY else ours
+        found = blind if metric in REPORTED_ONLY else failures
         families: dict[str, list[dict]] = {}
         for r in rows[1:]:
             if metric in KEEPS.get(r["family"], ()) or metric in KEEPS.get(r["rung"], ()):
                 continue
             families.setdefault(r["family"], []).append(r)
             if not _worse_or_equal(metric, clean[metric], r[metric]):
-                failures.append(f"{metric}: {r['rung']} ({r[metric]:.3g}) beats clean ({clean[metric]:.3g})")
+                found.append(f"{metric}: {r['rung']} ({r[metric]:.3g}) beats clean ({clean[metric]:.3g})")
         for family, series in families.items():
             if family == "wrong sound":  # not a graded series: each is only asked not to beat clean
                 continue
             series = sorted(series, key=lambda r: r["severity"])
             for a, b in zip(series, series[1:]):
                 if not _worse_or_equal(metric, a[metric], b[metric]):
-                    failures.append(f"{metric}: {b['rung']} ({b[metric]:.3g}) beats {a['rung']} ({a[metric]:.3g})")
-    failures = ours
+                    found.append(f"{metric}: {b['rung']} ({b[metric]:.3g}) beats {a['rung']} ({a[metric]:.3g})")
     mild = {}
     far = max(r["fid"] for r in rows)  # the worst rung: another data set's clips
     for r in rows:

@@ -125,15 +125,16 @@ def pesq_stoi(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> 
     rate = 16000 if sample_rate >= 12000 else 8000
     pesqs, failed = [], 0
     stoi = float(stoi_lib.stoi(ref.reshape(-1), deg.reshape(-1), sample_rate, extended=False))
-    for r, d in zip(ref, deg) if pesq_lib is not None else ():
-        if sample_rate != rate:
-            r, d = resample(r, sample_rate, rate), resample(d, sample_rate, rate)
-        score = pesq_lib.pesq(rate, r, d, "wb" if rate == 16000 else "nb",
-                              on_error=pesq_lib.PesqError.RETURN_VALUES)
-        if score < -0.5:  # the library's error value (-1): no utterance found
-            failed += 1
-        else:
-            pesqs.append(score)
+    if pesq_lib is not None:
+        for r, d in zip(ref, deg):
+            if sample_rate != rate:
+                r, d = resample(r, sample_rate, rate), resample(d, sample_rate, rate)
+            score = pesq_lib.pesq(rate, r, d, "wb" if rate == 16000 else "nb",
+                                  on_error=pesq_lib.PesqError.RETURN_VALUES)
+            if score < -0.5:  # the library's error value (-1): no utterance found
+                failed += 1
+            else:
+                pesqs.append(score)
     return {"pesq": float(np.mean(pesqs)) if pesqs else None, "stoi": stoi, "pesq_failed": failed}
 
 
