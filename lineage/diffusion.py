@@ -35,6 +35,8 @@ v-parameterisation against ``audio-diffusion-pytorch``'s v-objective and sampler
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -114,6 +116,18 @@ class Schedule:
         lo = self.alpha_bar.sqrt()[t.cpu()]
         u = torch.rand(t.shape, generator=generator, dtype=torch.float64)
         return (lo + (hi - lo) * u).to(t.device)
+
+
+def level_encoding(level: torch.Tensor, dim: int, scale: float) -> torch.Tensor:
+    """``[B] -> [B, dim]``: a continuous noise level ``sqrt(abar)`` as ``dim / 2`` sines and cosines,
+    ``sin(scale * level * 10^(-4 i / (dim / 2)))`` and its cosine - the encoding of the networks that are
+    told the level rather than the step (WaveGrad: ``scale = 5000``; NU-Wave: ``50000``). The scale makes
+    neighbouring levels of a 1,000-step schedule, about 1e-4 apart near the data, differ in the fastest
+    sinusoid by a usable angle."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(1e4) * torch.arange(half, device=level.device) / half)  # 10^(-4 i / half)
+    arg = scale * level.float()[:, None] * freqs[None]  # [B, dim/2]
+    return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
 
 
 # -- the v-parameterisation (Salimans & Ho 2022), what latent diffusion models train -------------------

@@ -78,7 +78,7 @@ SYSTEMS: list[System] = [
            ("WaveNet", "WaveGrad"), "diffwave"),
     System("NU-Wave", 2021, "NU-Wave: A Diffusion Probabilistic Model for Neural Audio Upsampling",
            "Lee & Han", "2104.02321", "diffusion", "diffusion for audio super-resolution (upsampling)",
-           ("DiffWave", "WaveGrad")),
+           ("DiffWave", "WaveGrad"), "nuwave"),
     System("SoundStream", 2021, "SoundStream: An End-to-End Neural Audio Codec", "Zeghidour et al.",
            "2107.03312", "codec",
            "a learned codec: convolutional encoder and decoder around residual vector quantisation, "

@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lineage.diffusion import Schedule, linear_betas
+from lineage.diffusion import Schedule, level_encoding, linear_betas
 from lineage.nn import RunningMean
 from lineage.protocol import single_step
 from lineage.vocoder import LogMel
@@ -68,15 +68,6 @@ class Config:
         return math.prod(self.upsample)
 
 
-def level_encoding(level: torch.Tensor, dim: int) -> torch.Tensor:
-    """``[B] -> [B, dim, 1]``: the noise level ``sqrt(abar)`` scaled by 5000 (so neighbouring levels of a
-    1,000-step schedule get distinct codes), as sines and cosines at ``dim / 2`` geometric frequencies."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(1e4) * torch.arange(half, device=level.device) / half)
-    arg = 5000.0 * level.float()[:, None] * freqs[None]  # [B, dim/2]
-    return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)[:, :, None]
-
-
 class FiLM(nn.Module):
     """The noisy audio's summary ``d`` and the noise level -> ``(gamma, beta)`` for one UBlock."""
 
@@ -87,7 +78,7 @@ class FiLM(nn.Module):
         self.shift = nn.Conv1d(in_channels, out_channels, 3, padding=1)
 
     def forward(self, d, level):  # d [B, Cd, T'], level [B]
-        h = F.leaky_relu(self.inp(d), 0.2) + level_encoding(level, d.shape[1])
+        h = F.leaky_relu(self.inp(d), 0.2) + level_encoding(level, d.shape[1], 5000.0)[:, :, None]  # sqrt(abar) x 5000
         return self.scale(h), self.shift(h)  # gamma, beta: [B, Cu, T']
 
 
