@@ -130,6 +130,26 @@ def level_encoding(level: torch.Tensor, dim: int, scale: float) -> torch.Tensor:
     return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
 
 
+
+@torch.no_grad()
+def sample_by_level(eps, shape: tuple, sched: Schedule, seed: int = 0, device=None, trace: list | None = None,
+                    noise_scale: float = 1.0) -> torch.Tensor:
+    """Ancestral sampling (Algorithm 2) for a network told the continuous noise level rather than the step
+    (WaveGrad, NU-Wave): ``y_T ~ N(0, I)`` of ``shape``, then one step per beta of ``sched``, with
+    ``eps(y_t, sqrt(abar_t) [B]) -> eps_theta`` the network given that step's level. ``trace`` receives
+    ``y_t`` before each step; ``noise_scale`` multiplies the noise each step adds (0: the means alone).
+    Returns the clip clamped to [-1, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    levels = sched.alpha_bar.sqrt().float()  # sqrt(abar_t) of the schedule walked
+    y = torch.randn(shape, generator=g).to(device)  # y_T ~ N(0, I)
+    for t in reversed(range(len(sched))):
+        if trace is not None:
+            trace.append(y.cpu())
+        e = eps(y, levels[t].to(device).expand(shape[0]))  # eps_theta(y_t, ..., sqrt(abar_t))
+        z = noise_scale * torch.randn(shape, generator=g).to(device) if t > 0 else None
+        y = sched.p_step(y, t, e, z)  # y_(t-1)
+    return y.clamp(-1, 1)
+
 # -- the v-parameterisation (Salimans & Ho 2022), what latent diffusion models train -------------------
 # Write a noisy example as a rotation of data and noise, x_t = alpha x_0 + sigma eps with
 # alpha^2 + sigma^2 = 1 (DDPM: alpha = sqrt(abar_t); audio-diffusion-pytorch: alpha = cos(phi),

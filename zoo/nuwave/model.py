@@ -48,7 +48,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchaudio.functional as AF
 
-from lineage.diffusion import Schedule, level_encoding, linear_betas
+from lineage.diffusion import Schedule, level_encoding, linear_betas, sample_by_level
 from lineage.protocol import single_step
 
 FAST_8 = [1e-6, 2e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 9e-1]  # the paper's 8-step inference schedule
@@ -162,21 +162,15 @@ steps = single_step(loss)
 
 @torch.no_grad()
 def generate(model: NUWave, low: torch.Tensor, seed: int = 0, fast: bool = True,
-             trace: list | None = None) -> torch.Tensor:
+             trace: list | None = None, noise_scale: float = 1.0) -> torch.Tensor:
     """Upsample: ``low [B, 1, T]`` (the low band at the target rate) -> ``[B, 1, T]``, from white noise by
     one ancestral step per beta of the 8-step schedule (or of the 1,000-step training schedule with
-    ``fast=False``), the network told each step's level ``sqrt(abar_t)``. ``trace`` receives ``y_t``."""
-    device = low.device
-    g = torch.Generator().manual_seed(seed)
+    ``fast=False``), the network told each step's level ``sqrt(abar_t)``. ``trace`` receives ``y_t``;
+    ``noise_scale`` multiplies the noise each step adds (``sigma_t z``; 0: the means alone)."""
     sched = Schedule(model.cfg.fast_betas) if fast else model.schedule
-    levels = sched.alpha_bar.sqrt().float()  # sqrt(abar_t) of the schedule used
-    y = torch.randn(low.shape, generator=g).to(device)  # y_T ~ N(0, I)
-    for t in reversed(range(len(sched))):
-        if trace is not None:
-            trace.append(y.cpu())
-        eps = model(y, low, levels[t].to(device).expand(y.shape[0]))  # eps_theta(y_t, y_low, sqrt(abar_t))
-        y = sched.p_step(y, t, eps, torch.randn(y.shape, generator=g).to(device) if t > 0 else None)
-    return y.clamp(-1, 1)
+    # white noise, then one ancestral step per beta, the network told sqrt(abar_t) (lineage.diffusion)
+    return sample_by_level(lambda y, level: model(y, low, level), low.shape, sched, seed, low.device, trace,
+                           noise_scale)
 
 
 def reconstruct(model: NUWave, batch: dict, seed: int = 0, fast: bool = True) -> torch.Tensor:

@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lineage.diffusion import Schedule, level_encoding, linear_betas
+from lineage.diffusion import Schedule, level_encoding, linear_betas, sample_by_level
 from lineage.nn import RunningMean
 from lineage.protocol import single_step
 from lineage.vocoder import LogMel
@@ -181,18 +181,9 @@ def generate(model: WaveGrad, mel: torch.Tensor, seed: int = 0, fast: bool = Tru
     per beta of the 6-iteration schedule (or of the 1,000-step training schedule with ``fast=False``),
     the network told each diffusion step's noise level ``sqrt(abar_t)``. ``trace`` receives ``y`` before
     each step; ``noise_scale`` multiplies the noise each step adds (0: the means alone)."""
-    device = mel.device
-    g = torch.Generator().manual_seed(seed)
     sched = Schedule(model.cfg.fast_betas) if fast else model.schedule
-    levels = sched.alpha_bar.sqrt().float()  # sqrt(abar_t) of the schedule used
-    y = torch.randn(mel.shape[0], 1, mel.shape[-1] * model.cfg.hop, generator=g).to(device)  # y_T ~ N(0, I)
-    for t in reversed(range(len(sched))):
-        if trace is not None:
-            trace.append(y.cpu())
-        eps = model(y, mel, levels[t].to(device).expand(y.shape[0]))  # eps_theta(y_t, mel, sqrt(abar_t))
-        z = noise_scale * torch.randn(y.shape, generator=g).to(device) if t > 0 else None
-        y = sched.p_step(y, t, eps, z)  # y_(t-1)
-    return y.clamp(-1, 1)
+    shape = (mel.shape[0], 1, mel.shape[-1] * model.cfg.hop)
+    return sample_by_level(lambda y, level: model(y, mel, level), shape, sched, seed, mel.device, trace, noise_scale)
 
 
 def reconstruct(model: WaveGrad, batch: dict, seed: int = 0, fast: bool = True) -> torch.Tensor:
