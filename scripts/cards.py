@@ -26,7 +26,9 @@ Sources, all committed:
 * ``benchmarks/results/clap-retrieval.md`` - the CLAP judge of every captioned data set
   (``python benchmarks/clap_retrieval.py``);
 * ``benchmarks/results/latent-vs-codec.md`` - the latent diffusion model's VAE against the codec's codes
-  at the same frame rate (``python benchmarks/latent_vs_codec.py``).
+  at the same frame rate (``python benchmarks/latent_vs_codec.py``);
+* ``benchmarks/results/nuwave-upsampling.md`` - NU-Wave against plain resampling, judged in the band that
+  was missing (``python benchmarks/nuwave_upsampling.py``).
 
 Besides the zoo entries' cards, models that are not entries (they write no audio) have a card of their
 own: :data:`OTHER_CARDS`.
@@ -163,7 +165,8 @@ def markdown_file_rows(model: str) -> list[str]:
                                ("codec", "codec-bitrate", "Quality against bitrate"),
                                ("codec_lm", "codec-lm-patterns", "Flattening against the delay pattern"),
                                ("codec_lm", "codec-lm-music", "On music: the chorales presets"),
-                               ("latent_diffusion", "latent-vs-codec", "Continuous latents against discrete codes")):
+                               ("latent_diffusion", "latent-vs-codec", "Continuous latents against discrete codes"),
+                               ("nuwave", "nuwave-upsampling", "Upsampling against resampling")):
         path = ROOT / "benchmarks" / "results" / f"{name}.md"
         if model == owner and path.is_file():
             script = f"benchmarks/{name.replace('-', '_')}.py"
