@@ -90,6 +90,10 @@ SYSTEMS: list[System] = [
     System("AudioGen", 2022, "AudioGen: Textually Guided Audio Generation", "Kreuk et al.",
            "2209.15352", "token-lm", "a text-conditioned transformer over discrete audio tokens",
            ("Jukebox",)),
+    System("DAG", 2022, "Full-band General Audio Synthesis with Score-based Diffusion", "Pascual et al.",
+           "2210.14661", "diffusion",
+           "label-conditioned score-based diffusion on full-band 48 kHz waveforms, end to end: no latent "
+           "encoder, no cascade", ("DiffWave",)),
     System("EnCodec", 2022, "High Fidelity Neural Audio Compression", "Défossez et al.",
            "2210.13438", "codec",
            "a convolutional codec with residual vector quantisation and adversarial losses", ("SoundStream",),
