@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 import torchaudio.functional as AF
 
+from lineage.audio import resample
 from lineage.eval import metrics
 from zoo.nuwave.model import SINC
 
@@ -29,15 +30,13 @@ from zoo.nuwave.model import SINC
 def resampled(clips: np.ndarray, sample_rate: int, ratio: int) -> dict[str, np.ndarray]:
     """``clips [N, T]`` at ``sample_rate`` -> ``{resampler: [N, T]}``: each clip taken down to
     ``sample_rate / ratio`` (windowed sinc) and brought back up by each resampler."""
-    import librosa
-
     x = torch.as_tensor(clips, dtype=torch.float32)
     T = x.shape[-1]
     low = AF.resample(x, sample_rate, sample_rate // ratio, **SINC)  # [N, T / ratio], the low-rate recording
     linear = F.interpolate(low[:, None], size=T, mode="linear", align_corners=False)[:, 0]
     sinc = AF.resample(low, sample_rate // ratio, sample_rate, **SINC)[..., :T]
-    soxr = librosa.resample(low.numpy(), orig_sr=sample_rate // ratio, target_sr=sample_rate, axis=-1)[..., :T]
-    return {"linear": linear.numpy(), "sinc": sinc.numpy(), "soxr": np.ascontiguousarray(soxr, dtype=np.float32)}
+    soxr = resample(low.numpy(), sample_rate // ratio, sample_rate)[..., :T]  # librosa's soxr (lineage.audio)
+    return {"linear": linear.numpy(), "sinc": sinc.numpy(), "soxr": np.ascontiguousarray(soxr)}
 
 
 ACTIVE_DB = 50  # LSD over the frames within 50 dB of a clip's loudest: the sound, not the digital silence
